@@ -1,0 +1,107 @@
+"""What a task template is: sample polymers from one split's pools, compose a task with its gold, check it.
+
+A template never reads outside its split's `Pools`; the graph (agents.graph_taskgen) drives it:
+sample -> compose (question + gold from KB values / tools) -> validate (generic + template check) -> emit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from agents.schema import Answer, Category, SubQuestion, Task
+from agents.taskgen.pools import Pools
+
+GENERATOR = "polybench.taskgen"
+LETTERS = "ABCDEFGH"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why a draw did not become a task (counted by reason)."""
+
+    reason: str
+
+
+@dataclass
+class Draw:
+    """What a template sampled: polymer ids and any parameters, before the question is written."""
+
+    polymer_ids: list[int]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TemplateContext:
+    """What a template may use: its split's pools (and nothing from other splits)."""
+
+    pools: Pools
+
+    @property
+    def split(self) -> str:
+        return self.pools.split
+
+
+class Template(Protocol):
+    """A task template; `name`, `category` and `version` identify the tasks it makes."""
+
+    name: str
+    category: Category
+    version: str
+
+    def sample(self, ctx: TemplateContext, rng: np.random.Generator) -> Draw | Rejected: ...
+
+    def compose(self, ctx: TemplateContext, draw: Draw) -> Task | Rejected: ...
+
+    def check(self, ctx: TemplateContext, task: Task) -> str | None:
+        """A template-specific problem with a composed task (e.g. a distractor that is also right), or None."""
+        ...
+
+    def compose_from_subs(self, task: Task) -> Answer | None:
+        """The main answer recomputed from the sub-question golds (None when the task has no subs)."""
+        ...
+
+
+def task_id(template: str, split: str, question: str, gold: Answer) -> str:
+    """A stable id: the same question and gold get the same id in every run."""
+    digest = hashlib.sha1(f"{template}|{split}|{question}|{gold.model_dump_json()}".encode()).hexdigest()[:12]
+    return f"{template}-{split}-{digest}"
+
+
+def make_task(template: Template, ctx: TemplateContext, *, difficulty: int, question: str, gold: Answer,
+              options: list[str] | None = None, sub_questions: list[SubQuestion] | None = None,
+              composition: str | None = None, polymer_ids: list[int] | None = None,
+              source_ids: list[str] | None = None, constraints: list | None = None) -> Task:
+    """A Task with the bookkeeping fields filled the same way for every template."""
+    return Task(
+        id=task_id(template.name, ctx.split, question, gold), split=ctx.split,  # type: ignore[arg-type]
+        category=template.category, template=template.name, difficulty=difficulty, question=question,
+        answer_type=gold.type, gold=gold, options=options, sub_questions=sub_questions or [],
+        composition=composition, polymer_ids=[int(p) for p in (polymer_ids or [])],
+        source_ids=sorted(set(source_ids or [])), constraints=constraints or [],
+        generator=f"{GENERATOR}/{template.name}", generator_version=template.version,
+    )
+
+
+def lettered(options: list[str]) -> list[str]:
+    """['x', 'y'] -> ['A) x', 'B) y']."""
+    return [f"{LETTERS[i]}) {text}" for i, text in enumerate(options)]
+
+
+def shuffled_choice(rng: np.random.Generator, correct: str, distractors: list[str]) -> tuple[list[str], str]:
+    """Options with the correct one at a random position; returns (lettered options, correct letter)."""
+    options = [correct, *distractors]
+    order = rng.permutation(len(options))
+    ordered = [options[i] for i in order]
+    return lettered(ordered), LETTERS[int(np.where(order == 0)[0][0])]
+
+
+def source_ids_of(pools: Pools, polymer_ids: list[int], prop: str | None = None) -> list[str]:
+    """Source ids behind the values of these polymers (of one property when given)."""
+    rows = pools.values[pools.values["polymer_id"].isin(polymer_ids)]
+    if prop is not None:
+        rows = rows[rows["property"] == prop]
+    return sorted({s for text in rows["sources"] for s in str(text).split("; ") if s})

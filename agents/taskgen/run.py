@@ -1,0 +1,137 @@
+"""Plan and run task generation: one graph job per (template, split), in worker processes, resumable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from agents.schema import Task
+from agents.taskgen.base import TemplateContext
+from agents.taskgen.config import TaskGenConfig
+from agents.taskgen.pools import Pools
+from agents.taskgen.registry import load_templates
+from agents.taskgen.writer import read_jsonl, write_jsonl, write_outputs
+from kb.config import KBPaths
+from kb.store import connect_read_only
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[int, int], None]  # jobs done, jobs total
+
+
+@dataclass(frozen=True)
+class Job:
+    template: str
+    split: str
+    want: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.template}-{self.split}.jsonl"
+
+
+@dataclass
+class GenerationReport:
+    tasks: int
+    seconds: float
+    per_job: dict[str, dict] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)
+    resumed_jobs: int = 0
+
+
+def plan_jobs(config: TaskGenConfig) -> list[Job]:
+    """Split every category's count over its templates and the splits (deterministic order)."""
+    templates = load_templates()
+    chosen = [t for t in templates.values() if config.templates is None or t.name in config.templates]
+    if config.templates:
+        unknown = set(config.templates) - set(templates)
+        if unknown:
+            raise KeyError(f"unknown templates {sorted(unknown)}; known: {sorted(templates)}")
+    jobs = []
+    for category, total in config.per_category.items():
+        members = sorted(t.name for t in chosen if t.category == category)
+        for name in members:
+            for split, fraction in sorted(config.splits.items()):
+                want = round(total * config.scale * fraction / len(members))
+                if want > 0:
+                    jobs.append(Job(name, split, want))
+    return jobs
+
+
+@lru_cache(maxsize=3)
+def _pools(kb_dir: str, split: str) -> Pools:
+    """Per-process cache: a worker loads each split's pools once."""
+    return Pools.load(Path(kb_dir), split)
+
+
+def _run(kb_dir: str, job: Job, seed: int, difficulties: tuple[int, ...] | None) -> tuple[Job, list[dict], dict]:
+    from agents.graph_taskgen import run_job
+
+    state = run_job(TemplateContext(_pools(kb_dir, job.split)), job.template, job.want, seed)
+    tasks = [t for t in state["emitted"] if difficulties is None or t.difficulty in difficulties]
+    return job, [t.model_dump(mode="json") for t in tasks], state["rejections"]
+
+
+def _config_hash(config: TaskGenConfig, kb_version: str) -> str:
+    blob = config.model_dump_json(exclude={"out_dir", "n_jobs"}) + kb_version
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> GenerationReport:
+    """Run every job (skipping those finished by an earlier run of the same config) and write outputs."""
+    t0 = time.perf_counter()
+    con = connect_read_only(KBPaths(config.kb_dir).db)
+    try:
+        kb_version = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()[0]
+        sources = con.execute("SELECT source_id, kind, licence FROM sources ORDER BY source_id").df()
+    finally:
+        con.close()
+    jobs = plan_jobs(config)
+    job_dir = config.out_dir / "jobs" / _config_hash(config, kb_version)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    report = GenerationReport(0, 0.0)
+    done_jobs = [j for j in jobs if (job_dir / j.file_name).exists()]
+    report.resumed_jobs = len(done_jobs)
+    todo = [j for j in jobs if j not in done_jobs]
+    difficulties = tuple(config.difficulties) if config.difficulties else None
+    finished = len(done_jobs)
+    if progress:
+        progress(finished, len(jobs))
+
+    def record(job: Job, tasks: list[dict], rejections: dict) -> None:
+        write_jsonl(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
+        (job_dir / f"{job.file_name}.rejections.json").write_text(json.dumps(rejections))
+
+    if config.n_jobs == 1:
+        for job in todo:
+            record(*_run(str(config.kb_dir), job, config.seed, difficulties))
+            finished += 1
+            if progress:
+                progress(finished, len(jobs))
+    else:
+        todo.sort(key=lambda j: (j.split, j.template))  # workers reuse cached pools of a split
+        with ProcessPoolExecutor(config.n_jobs) as pool:
+            futures = [pool.submit(_run, str(config.kb_dir), j, config.seed, difficulties) for j in todo]
+            for future in as_completed(futures):
+                record(*future.result())
+                finished += 1
+                if progress:
+                    progress(finished, len(jobs))
+    tasks: list[Task] = []
+    for job in jobs:
+        job_tasks = read_jsonl(job_dir / job.file_name)
+        rejections = json.loads((job_dir / f"{job.file_name}.rejections.json").read_text())
+        tasks.extend(job_tasks)
+        report.per_job[f"{job.template}/{job.split}"] = {"want": job.want, "got": len(job_tasks)}
+        for reason, n in rejections.items():
+            report.rejections[f"{job.template}: {reason}"] = report.rejections.get(f"{job.template}: {reason}", 0) + n
+    write_outputs(config.out_dir, tasks, sources, kb_version, config.seed)
+    report.tasks = len(tasks)
+    report.seconds = round(time.perf_counter() - t0, 2)
+    return report

@@ -1,0 +1,110 @@
+"""Write tasks as JSONL + Parquet and as a folder that Hugging Face `datasets.load_dataset` loads."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from agents.schema import SCHEMA_VERSION, SKILLS, Task
+
+NESTED = ("gold", "constraints", "sub_questions")
+
+
+def flat_record(task: Task) -> dict:
+    """One Parquet / HF row: scalar columns plus nested fields as JSON text (one stable schema)."""
+    data = task.model_dump(mode="json")
+    for key in NESTED:
+        data[key] = json.dumps(data[key])
+    data["options"] = data["options"] or []
+    data["skills"] = sorted({s.skill for s in task.sub_questions})
+    return data
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_jsonl(path: Path, tasks: list[Task]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(path, "".join(t.model_dump_json() + "\n" for t in tasks))
+
+
+def read_jsonl(path: Path) -> list[Task]:
+    return [Task.model_validate_json(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def counts(tasks: list[Task]) -> dict[str, dict[str, int]]:
+    """Counts per category, difficulty, split, template and skill (for the card and the CLI summary)."""
+    return {
+        "category": dict(Counter(t.category for t in tasks)),
+        "difficulty": {str(k): v for k, v in sorted(Counter(t.difficulty for t in tasks).items())},
+        "split": dict(Counter(t.split for t in tasks)),
+        "template": dict(Counter(t.template for t in tasks)),
+        "skill": dict(Counter(s.skill for t in tasks for s in t.sub_questions)),
+    }
+
+
+def _table(title: str, data: dict[str, int]) -> str:
+    rows = "\n".join(f"| {k} | {v:,} |" for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
+    return f"### {title}\n\n| {title} | tasks |\n|---|---|\n{rows}\n"
+
+
+def dataset_card(tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> str:
+    """README.md of the HF folder: YAML config (splits -> files), counts, skills, sources and licences."""
+    stats = counts(tasks)
+    splits = sorted(stats["split"])
+    yaml_files = "\n".join(f"      - split: {s}\n        path: data/{s}.parquet" for s in splits)
+    skill_rows = "\n".join(f"| {k} | {SKILLS[k]} | {stats['skill'].get(k, 0):,} |" for k in SKILLS)
+    source_rows = "\n".join(f"| {r.source_id} | {r.kind} | {r.licence} |" for r in sources.itertuples())
+    return f"""---
+configs:
+  - config_name: default
+    data_files:
+{yaml_files}
+license: other
+---
+# PolyBench tasks
+
+{len(tasks):,} polymer design tasks in six categories, generated from PolyBench KB `{kb_version}` with seed {seed}
+(schema version {SCHEMA_VERSION}). Nested fields (`gold`, `constraints`, `sub_questions`) are JSON text;
+`agents.schema.Task` parses a row back. Splits are by polymer: no polymer of one split appears in another.
+Golds of property questions are measured KB values (median per polymer, property and kind), never model
+estimates.
+
+{_table("category", stats["category"])}
+{_table("difficulty", stats["difficulty"])}
+{_table("split", stats["split"])}
+{_table("template", stats["template"])}
+### skills (sub-questions)
+
+| skill | meaning | sub-questions |
+|---|---|---|
+{skill_rows}
+
+### sources and licences used
+
+The tasks derive from these KB sources; their licences apply (some are non-commercial or share-alike).
+
+| source | kind | licence |
+|---|---|---|
+{source_rows}
+"""
+
+
+def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> None:
+    """tasks.jsonl, tasks.parquet and hf/ (data/<split>.parquet + README.md) under out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out_dir / "tasks.jsonl", tasks)
+    frame = pd.DataFrame([flat_record(t) for t in tasks])
+    frame.to_parquet(out_dir / "tasks.parquet", index=False)
+    hf = out_dir / "hf"
+    (hf / "data").mkdir(parents=True, exist_ok=True)
+    for split, part in frame.groupby("split"):
+        part.reset_index(drop=True).to_parquet(hf / "data" / f"{split}.parquet", index=False)
+    _atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed))
+    _atomic_write_text(out_dir / "counts.json", json.dumps(counts(tasks), indent=1))

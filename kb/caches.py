@@ -1,0 +1,67 @@
+"""Persistent build caches: parsed sources, repeat units by raw string, features by key.
+
+They make a rebuild incremental: a source whose md5 (and manifest entry) is unchanged is not re-read,
+and no structure is canonicalised or featurised twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+from kb.manifest import SourceFile
+from kb.readers import SourceRows
+
+CACHE_VERSION = "1"  # bump when a reader, the canonicaliser or the featuriser changes its output
+
+
+def source_cache_key(src: SourceFile, md5: str) -> str:
+    """Identity of one parsed source: its manifest entry, its md5 and the cache version."""
+    blob = json.dumps([src.model_dump(mode="json"), md5, CACHE_VERSION], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def load_source_rows(cache_dir: Path, key: str) -> SourceRows | None:
+    path = cache_dir / "sources" / f"{key}.pkl"
+    if not path.exists():
+        return None
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 (our own cache file)
+
+
+def save_source_rows(cache_dir: Path, key: str, rows: SourceRows) -> None:
+    path = cache_dir / "sources" / f"{key}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(rows, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
+class FrameCache:
+    """A parquet table keyed by one string column, appended to and re-saved atomically."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self.frame = pd.read_parquet(path) if path.exists() else None
+
+    def lookup(self, keys: list[str]) -> tuple[pd.DataFrame | None, list[str]]:
+        """Cached rows for the keys we have, and the keys we do not have."""
+        if self.frame is None:
+            return None, list(keys)
+        known = self.frame[self.frame[self.key].isin(keys)]
+        have = set(known[self.key])
+        return known, [k for k in keys if k not in have]
+
+    def add(self, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        self.frame = rows if self.frame is None else pd.concat([self.frame, rows], ignore_index=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        self.frame.to_parquet(tmp, index=False)
+        tmp.replace(self.path)

@@ -1,0 +1,46 @@
+"""tools.connections: one reused connection per view and thread, reopened when the KB file changes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import duckdb
+
+from kb.config import KBPaths
+from tools.connections import cache_dir, connection, kb_version
+from tools.kb_view import KBView
+
+
+def test_reused_per_view_and_thread(small_kb, small_kb_config) -> None:
+    view = KBView(small_kb_config.kb_dir)
+    hidden = KBView.for_split(small_kb_config.kb_dir, "test")
+    assert connection(view) is connection(view)
+    assert connection(hidden) is not connection(view)
+    other: list[duckdb.DuckDBPyConnection] = []
+    thread = threading.Thread(target=lambda: other.append(connection(view)))
+    thread.start()
+    thread.join()
+    assert other[0] is not connection(view)
+    n_all = connection(view).execute("SELECT count(*) FROM measurements").fetchone()[0]
+    n_visible = connection(hidden).execute("SELECT count(*) FROM measurements").fetchone()[0]
+    assert 0 < n_visible < n_all
+
+
+def test_version_cache_dir_and_reopen(small_kb, small_kb_config, tmp_path: Path) -> None:
+    copy = KBPaths(tmp_path / "kb")
+    copy.current.mkdir(parents=True)
+    shutil.copy(small_kb.db_path, copy.db)
+    view = KBView(copy.root)
+    with duckdb.connect(str(copy.db), read_only=True) as con:
+        version = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()[0]
+    assert kb_version(view) == version
+    assert cache_dir(view) == copy.cache / "tools" / version
+    first = connection(view)
+    stat = os.stat(copy.db)
+    os.utime(copy.db, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # as if a rebuild swapped the file
+    second = connection(view)
+    assert second is not first
+    assert second.execute("SELECT count(*) FROM polymers").fetchone()[0] > 0

@@ -1,0 +1,52 @@
+"""tools.structure_index on the small KB: order, id look-up, class table, limits, a rebuild from disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from tools.connections import cache_dir
+from tools.kb_view import KBView
+from tools.structure_index import UNMEASURED, load_structure_index, structure_index
+
+
+@pytest.fixture(scope="module")
+def index(small_kb, small_kb_config):
+    return structure_index(KBView(small_kb_config.kb_dir))
+
+
+def test_order_is_group_then_size(index) -> None:
+    assert len(index) > 1000
+    assert np.all(np.diff(index.group) >= 0)
+    for g in range(UNMEASURED + 1):
+        start, end = index.bounds[g]
+        assert np.all(np.diff(index.heavy[start:end]) >= 0)
+    assert index.bounds[0][1] > index.bounds[0][0]  # measured train polymers exist
+
+
+def test_rows_classes_and_table(index) -> None:
+    some = index.ids[[0, 5, len(index) - 1]]
+    assert list(index.ids[index.rows_of([*some, 123])]) == list(some)
+    table = index.class_table()
+    assert table.num_rows == len(index)
+    assert set(index.class_of(some).values()) <= set(index.class_names)
+    assert len(index.ids_of_class("polyolefin")) > 100 and len(index.ids_of_class("no such class")) == 0
+
+
+def test_limits_and_candidates(index) -> None:
+    benzene = Chem.MolFromSmarts("c1ccccc1")
+    rows, more = index.search(benzene, 5, [0, 1, 2], [UNMEASURED])
+    assert len(rows) == 5 and more
+    candidates = index.rows_of(index.ids[index.bounds[UNMEASURED][0]:][:300])
+    rows, _ = index.search(benzene, 1000, [], [], candidates)
+    assert set(rows) <= set(candidates.tolist()) and rows
+
+
+def test_cached_on_disk_and_reloaded(index, small_kb_config) -> None:
+    view = KBView(small_kb_config.kb_dir)
+    folders = list(cache_dir(view).glob("structure_index_v*"))
+    assert len(folders) == 1 and not list(cache_dir(view).glob("*.tmp*"))
+    again = load_structure_index(folders[0])
+    assert np.array_equal(again.ids, index.ids) and np.array_equal(again.class_code, index.class_code)
+    assert len(again.library) == len(index.library) == len(index)

@@ -1,0 +1,75 @@
+"""Cached read-only connections per KB view and thread, the KB's version, and the tools' on-disk cache.
+
+Opening a KB view costs ~5-40 ms (file open, build check, TEMP views that hide splits); a tool call should
+cost less than that. So each thread keeps one connection per view and reuses it until the KB file is
+replaced by a rebuild (its inode or mtime changes). DuckDB connections are not safe to share between
+threads, hence one per thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from tools.kb_view import KBView
+
+logger = logging.getLogger(__name__)
+
+_LOCAL = threading.local()
+
+
+@dataclass(frozen=True)
+class _Open:
+    """A connection with the file signature and kb_version it was opened for."""
+
+    con: duckdb.DuckDBPyConnection
+    signature: tuple[int, int]
+    kb_version: str
+
+
+def _signature(db: Path) -> tuple[int, int]:
+    """Identity of the KB file on disk; a rebuild swaps in a new file, so this changes."""
+    stat = os.stat(db)
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _opened(view: KBView) -> _Open:
+    """This thread's open connection for the view, (re)opened when missing or the KB file changed."""
+    cache: dict[KBView, _Open] = getattr(_LOCAL, "cache", None) or {}
+    _LOCAL.cache = cache
+    try:
+        signature = _signature(view.paths.db)
+    except FileNotFoundError:
+        signature = (-1, -1)  # view.connect() raises KBNotBuiltError with the how-to
+    entry = cache.get(view)
+    if entry is not None and entry.signature == signature:
+        return entry
+    if entry is not None:
+        entry.con.close()
+    con = view.connect()
+    row = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()
+    entry = _Open(con, signature, row[0] if row else "unknown")
+    cache[view] = entry
+    logger.debug("opened %s (kb_version %s, hidden %s)", view.paths.db, entry.kb_version,
+                 sorted(view.hidden_splits))
+    return entry
+
+
+def connection(view: KBView) -> duckdb.DuckDBPyConnection:
+    """A read-only connection of this view for the calling thread (do not close it; it is reused)."""
+    return _opened(view).con
+
+
+def kb_version(view: KBView) -> str:
+    """The build_info kb_version of the KB the view reads, for provenance and cache keys."""
+    return _opened(view).kb_version
+
+
+def cache_dir(view: KBView) -> Path:
+    """Where tools keep derived files for this KB version (next to the build caches)."""
+    return view.paths.cache / "tools" / kb_version(view)

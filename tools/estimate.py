@@ -1,0 +1,244 @@
+"""The estimate_property tool: a surrogate prediction with interval, applicability domain and neighbours.
+
+Models are trained per (property, kind) by tools.surrogate_train and loaded once per EstimateContext. The
+polymer may be any SMILES / PSMILES writing, in the KB or not: it is canonicalised and featurised on the fly.
+Measured values shown beside the neighbours come through the context's KBView, so a test-split agent never
+sees a hidden split's values.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from kb.assemble import polymer_id_of
+from kb.errors import InvalidPolymerError, UnitError, UnknownPropertyError
+from kb.properties import get_property
+from kb.repeat_unit import to_repeat_unit
+from kb.units import convert
+from tools.errors import ToolError
+from tools.kb_view import KBView
+from tools.schema import SCHEMA_VERSION, DataKind, Provenance
+from tools.surrogate_model import (
+    StaleModelError,
+    SurrogateModel,
+    Verdict,
+    design_matrix,
+    featurize_key,
+    kb_version_of,
+    load_models,
+    models_dir_of,
+)
+
+log = logging.getLogger(__name__)
+_EXAMPLE = "e.g. '*CC(*)c1ccccc1' for polystyrene (two * mark where the repeat unit joins its neighbours)"
+
+
+class EstimateArgs(BaseModel):
+    """Arguments of estimate_property."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    polymer: str = Field(description="repeat unit as SMILES/PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
+    property: str = Field(description="property name from the registry, e.g. tg, density, ffv, perm_co2")
+    kind: DataKind | None = Field(None, description="data the model learned from (experimental, md_simulated, "
+                                                    "dft); default: experimental where a model exists")
+    unit: str | None = Field(None, description="unit of the answer (e.g. degC); the canonical unit if omitted")
+    n_neighbours: int = Field(3, ge=0, le=10, description="how many nearest training polymers to list")
+
+
+class Neighbour(BaseModel):
+    """A training polymer close to the query, with its measured value where the view may show it."""
+
+    polymer_id: int
+    psmiles: str
+    name: str | None
+    similarity: float
+    measured_value: float | None
+    sources: list[str] = []
+
+
+class ModelSummary(BaseModel):
+    """What the agent should know about the model: data size and honest held-out errors."""
+
+    name: str
+    n_train: int
+    test_mae: float | None
+    test_r2: float | None
+    test_coverage: float | None
+    error_space: str            # 'linear': errors in `unit` of the card; 'log10': decades
+    error_unit: str
+
+
+class Estimate(BaseModel):
+    """A surrogate estimate: value, interval, domain verdict, nearest training polymers, model card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    polymer: str                 # canonical repeat unit
+    polymer_id: int | None       # set when the polymer is in the KB
+    property: str
+    kind: str
+    unit: str
+    value: float
+    lower: float
+    upper: float
+    interval_coverage: float     # share of held-out polymers the interval is calibrated to contain
+    measured_value: float | None  # the polymer's own visible median measurement of this kind, if any
+    nearest_similarity: float
+    domain: Verdict
+    domain_rule: str
+    neighbours: list[Neighbour]
+    model: ModelSummary
+    provenance: Provenance
+
+
+class EstimateContext:
+    """A KB view plus the surrogate models of its KB version, loaded once and reused by every call."""
+
+    def __init__(self, view: KBView, models_dir: Path | None = None) -> None:
+        self.view = view
+        self.kb_version = kb_version_of(view.paths.db)
+        self.models_dir = Path(models_dir) if models_dir else models_dir_of(view.kb_dir, self.kb_version)
+        self._models: dict[str, SurrogateModel] | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def models(self) -> dict[str, SurrogateModel]:
+        """The models by name (loaded on first use); ToolError when none were trained for this KB."""
+        if self._models is None:
+            try:
+                self._models = load_models(self.models_dir, self.kb_version)
+            except StaleModelError as exc:
+                raise ToolError(f"property estimates are unavailable: {exc}") from exc
+        return self._models
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The view's read-only connection (opened once)."""
+        if self._con is None:
+            self._con = self.view.connect()
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection (models stay loaded)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def pick_model(models: dict[str, SurrogateModel], prop: str, kind: str | None) -> SurrogateModel:
+    """The model for a property (and kind); ToolError naming the properties / kinds that have one."""
+    with_model = sorted({m.card.property for m in models.values()})
+    try:
+        name = get_property(prop).name
+    except UnknownPropertyError as exc:
+        raise ToolError(f"{exc}. Properties with a surrogate model: {', '.join(with_model)}") from exc
+    kinds = {m.card.kind: m for m in models.values() if m.card.property == name}
+    if not kinds:
+        raise ToolError(f"no surrogate model for {name!r} (too few training data). "
+                        f"Properties with a surrogate model: {', '.join(with_model)}")
+    if kind is None:
+        return kinds.get("experimental") or max(kinds.values(), key=lambda m: m.card.n_train)
+    if kind not in kinds:
+        raise ToolError(f"no {kind} model for {name!r}; kinds with a model: {', '.join(sorted(kinds))}")
+    return kinds[kind]
+
+
+def _canonical(text: str) -> str:
+    """Canonical key of the polymer text; ToolError saying why not and how to write one."""
+    try:
+        return to_repeat_unit(text).key
+    except InvalidPolymerError as exc:
+        raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
+
+
+def _to_unit(model: SurrogateModel, values: list[float], unit: str | None) -> tuple[list[float], str]:
+    """Model-space numbers in the requested unit (canonical when None); ToolError on a bad unit."""
+    canonical = [model.to_unit_space(v) for v in values]
+    if unit is None:
+        return canonical, model.card.unit
+    try:
+        return [convert(v, model.card.unit, unit) for v in canonical], unit
+    except UnitError as exc:
+        raise ToolError(f"{exc}. {model.card.property} is in {model.card.unit}; ask in that unit or one of "
+                        f"the same dimension") from exc
+
+
+def _round(x: float) -> float:
+    """Four significant digits: enough for a design decision, compact for the model."""
+    return float(f"{x:.4g}") if math.isfinite(x) else x
+
+
+def _kb_rows(ctx: EstimateContext, ids: list[int], prop: str, kind: str) -> dict[int, tuple]:
+    """key, name, visible median value and sources of the given polymers for one (property, kind)."""
+    rows = ctx.con.execute("""
+        SELECT p.polymer_id, p.key, p.name, s.value, s.sources
+        FROM polymers p LEFT JOIN property_summary s
+          ON s.polymer_id = p.polymer_id AND s.property = $prop AND s.kind = $kind
+        WHERE p.polymer_id IN (SELECT unnest($ids::BIGINT[]))""",
+                           {"prop": prop, "kind": kind, "ids": ids}).fetchall()
+    return {int(r[0]): r[1:] for r in rows}
+
+
+def estimate_property(args: EstimateArgs, ctx: EstimateContext) -> Estimate:
+    """Estimate a property of any polymer (in the KB or new) with a surrogate model trained on the KB.
+
+    Use it when a property value is needed and the KB has no measurement of this polymer, to screen
+    candidate designs, or to compare a measured value with what the model expects. Give the repeat unit
+    as SMILES/PSMILES with two * ends and a property name (tg, density, ffv, perm_co2, ...); kind picks
+    experimental vs md_simulated vs dft data (default: experimental where a model exists) and unit the
+    output unit. Returns the value with a calibrated interval (lower, upper; about 80 % of held-out
+    polymers fall inside), an applicability-domain verdict from the Tanimoto similarity to the nearest
+    training polymer (trust 'out-of-domain' estimates little), the nearest training polymers with their
+    measured values, and the model's n_train and held-out test error.
+    """
+    model = pick_model(ctx.models, args.property, args.kind)
+    card = model.card
+    key = _canonical(args.polymer)
+    try:
+        numeric, fp = featurize_key(key)
+    except InvalidPolymerError as exc:
+        raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
+    value, lower, upper = (float(a[0]) for a in model.predict(design_matrix(numeric, fp, np.asarray(card.fingerprint_bits))))
+    hits = model.nearest(fp, max(args.n_neighbours, 1))
+    nearest = hits[0][1] if hits else float("nan")
+    own_id = polymer_id_of(key)
+    rows = _kb_rows(ctx, [own_id] + [pid for pid, _ in hits], card.property, card.kind)
+    (value, lower, upper), unit = _to_unit(model, [value, lower, upper], args.unit)
+    neighbours = []
+    for pid, sim in hits[: args.n_neighbours]:
+        nkey, name, measured, sources = rows.get(pid, (None, None, None, None))
+        shown = None if measured is None else _round(_to_unit(model, [_model_space(model, measured)], args.unit)[0][0])
+        neighbours.append(Neighbour(polymer_id=pid, psmiles=nkey or "", name=name, similarity=round(sim, 3),
+                                    measured_value=shown, sources=sources.split("; ") if sources else []))
+    own = rows.get(own_id)
+    own_value = None
+    if own is not None and own[2] is not None:
+        own_value = _round(_to_unit(model, [_model_space(model, own[2])], args.unit)[0][0])
+    dom = card.domain
+    return Estimate(
+        polymer=key, polymer_id=own_id if own is not None else None, property=card.property, kind=card.kind,
+        unit=unit, value=_round(value), lower=_round(lower), upper=_round(upper),
+        interval_coverage=card.coverage_target, measured_value=own_value,
+        nearest_similarity=round(nearest, 3), domain=model.verdict(nearest),
+        domain_rule=f"Tanimoto to nearest training polymer: in-domain >= {dom.in_domain:.2f}, "
+                    f"out-of-domain < {dom.out_of_domain:.2f}",
+        neighbours=neighbours,
+        model=ModelSummary(name=card.name, n_train=card.n_train, test_mae=card.metrics.test_mae,
+                           test_r2=card.metrics.test_r2, test_coverage=card.metrics.test_coverage,
+                           error_space=card.metrics.space, error_unit=card.unit),
+        provenance=Provenance(
+            polymer_ids=([own_id] if own is not None else []) + [n.polymer_id for n in neighbours],
+            source_ids=sorted({s for n in neighbours for s in n.sources}), kb_version=card.kb_version))
+
+
+def _model_space(model: SurrogateModel, canonical_value: float) -> float:
+    """A canonical-unit value in model space (log10 for log-scale properties), for _to_unit."""
+    return math.log10(canonical_value) if model.card.log_scale else canonical_value

@@ -1,0 +1,119 @@
+"""Resolving what a caller names a polymer or property: KB id, repeat-unit SMILES or KB name.
+
+Every failure is a ToolError whose message says what was wrong and what would work (a did-you-mean,
+the SMILES syntax slip, how to write a repeat unit), so the model can retry.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from rdkit import Chem, RDLogger
+
+from kb.assemble import polymer_id_of
+from kb.errors import InvalidPolymerError, UnknownPropertyError
+from kb.properties import PropertyDef, get_property
+from kb.repeat_unit import RepeatUnit, to_repeat_unit
+from tools.connections import connection
+from tools.errors import ToolError
+from tools.kb_view import KBView
+
+RDLogger.DisableLog("rdApp.*")
+
+HOW_TO = ("write the repeat unit as SMILES with two * ends, like *CC(*)c1ccccc1 (polystyrene) "
+          "or *CCOC(=O)c1ccc(cc1)C(*)=O (PET)")
+
+
+@dataclass(frozen=True)
+class ResolvedPolymer:
+    """A polymer named by the caller: its canonical unit and, when the KB has it, its KB row."""
+
+    unit: RepeatUnit
+    polymer_id: int | None = None
+    name: str | None = None
+    split: str | None = None
+    note: str | None = None
+
+
+def checked_unit(text: str) -> RepeatUnit:
+    """The canonical repeat unit of a string; ToolError with the reason and how to write it otherwise."""
+    try:
+        return to_repeat_unit(text)
+    except InvalidPolymerError as exc:
+        raise ToolError(f"invalid polymer {text!r}: {exc.reason}{syntax_detail(text)}; {HOW_TO}") from None
+
+
+def resolve_polymer(view: KBView, text: str | int) -> ResolvedPolymer:
+    """A polymer given as KB id, repeat-unit SMILES or KB name; ToolError naming what would work."""
+    con = connection(view)
+    if isinstance(text, int) or str(text).strip().isdigit():
+        row = con.execute("SELECT polymer_id, key, status, n_attachments, name, split FROM polymers "
+                          "WHERE polymer_id = ?", [int(text)]).fetchone()
+        if row is None:
+            raise ToolError(f"no polymer with id {text} in the KB; give a repeat-unit SMILES or a name instead")
+        return ResolvedPolymer(RepeatUnit(row[1], row[2], row[3]), row[0], row[4], row[5])
+    text = str(text).strip()
+    try:
+        unit = to_repeat_unit(text)
+    except InvalidPolymerError as exc:
+        return _by_name(view, text, exc.reason)
+    row = con.execute("SELECT polymer_id, key, name, split FROM polymers WHERE polymer_id = ?",
+                      [polymer_id_of(unit.key)]).fetchone()
+    if row is None or row[1] != unit.key:
+        return ResolvedPolymer(unit)
+    return ResolvedPolymer(unit, row[0], row[2], row[3])
+
+
+def _by_name(view: KBView, text: str, reason: str) -> ResolvedPolymer:
+    """The KB polymer a name refers to (most measurements first); ToolError with close names if none."""
+    rows = connection(view).execute("""
+        SELECT p.polymer_id, p.key, p.status, p.n_attachments, p.name, p.split
+        FROM polymers p WHERE p.polymer_id IN (SELECT polymer_id FROM polymer_names WHERE lower(name) = lower(?))
+           OR lower(p.name) = lower(?)
+        ORDER BY lower(p.name) = lower(?) DESC, p.n_measurements DESC, p.polymer_id LIMIT 6""",
+                                    [text, text, text]).fetchall()
+    if not rows:
+        close = [r[0] for r in connection(view).execute(
+            "SELECT name FROM (SELECT DISTINCT name FROM polymer_names) "
+            "ORDER BY jaro_winkler_similarity(lower(name), lower(?)) DESC LIMIT 3", [text]).fetchall()]
+        hint = f"; KB names close to it: {'; '.join(close)}" if close else ""
+        raise ToolError(f"{text!r} is neither a valid repeat unit ({reason}{syntax_detail(text)}) nor a "
+                        f"polymer name in the KB{hint}. Give a KB id, an exact name, or {HOW_TO}")
+    pid, key, status, n_att, name, split = rows[0]
+    note = None
+    if len(rows) > 1:
+        others = ", ".join(str(r[0]) for r in rows[1:])
+        note = f"the name {text!r} fits several KB polymers; using id {pid}; others: {others}"
+    return ResolvedPolymer(RepeatUnit(key, status, n_att), pid, name, split, note)
+
+
+def syntax_detail(text: str) -> str:
+    """A concrete SMILES syntax slip (brackets, parentheses, ring bonds), or '' when none is found."""
+    if not isinstance(text, str) or Chem.MolFromSmiles(text.strip(), sanitize=False) is not None:
+        return ""
+    if text.count("(") != text.count(")"):
+        return f" (unbalanced parentheses: {text.count('(')} '(' vs {text.count(')')} ')')"
+    if text.count("[") != text.count("]"):
+        return f" (unbalanced brackets: {text.count('[')} '[' vs {text.count(']')} ']')"
+    bare = re.sub(r"\[[^\]]*\]", "", text)
+    labels = re.findall(r"%\d\d|\d", bare)
+    unclosed = sorted({lab for lab in labels if labels.count(lab) % 2})
+    if unclosed:
+        return f" (ring bond {', '.join(unclosed)} opened but never closed)"
+    bad = [b for b in re.findall(r"\[([^\]]*)\]", text) if Chem.MolFromSmiles(f"[{b}]", sanitize=False) is None]
+    return f" (cannot read the bracket atom [{bad[0]}])" if bad else ""
+
+
+def checked_property(name: str) -> PropertyDef:
+    """The registry entry of a property; ToolError with did-you-mean otherwise."""
+    try:
+        return get_property(name)
+    except UnknownPropertyError as exc:
+        raise ToolError(f"{exc}. Call property_info without a name to list every property.") from None
+
+
+def close_names(name: str, names: list[str], n: int = 3) -> list[str]:
+    """Close matches of a name among allowed names (for did-you-mean messages)."""
+    return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.5)

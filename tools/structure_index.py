@@ -1,0 +1,231 @@
+"""A per-KB structure index for fragment search and class filters, built once and cached on disk.
+
+One pass over every KB polymer gives (1) an RDKit SubstructLibrary with pattern fingerprints and (2) each
+polymer's backbone class (tools.backbone_class; its RULE_VERSION is part of the cache folder name). A linear
+unit is stored as its dimer (two units joined head to tail) so that a fragment cut by the frame of the key
+(PET's ethylene glycol O-C-C-O in ``*COC(=O)c1ccc(C(=O)OC*)cc1``) is still found; other units as written.
+
+Library order is the ranking: measured polymers first, grouped by split (train, dev, test), then the
+unmeasured ones; each group by heavy-atom count, then id. A search therefore stops at its limit instead of
+scanning everything; a view that hides a split ranks that split's polymers as unmeasured.
+Files: ``<kb_dir>/cache/tools/<kb_version>/structure_index_v<schema>.<rule>/`` (library stream + arrays); building takes
+~0.3-1 ms per polymer (minutes on the full KB, in worker processes), loading a few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from rdkit import Chem, DataStructs, RDLogger
+from rdkit.Chem import rdSubstructLibrary
+
+from kb.errors import InvalidPolymerError, PolyBenchError
+from kb.repeat_unit import repeat_unit_power, to_mol
+from tools.backbone_class import RULE_VERSION, backbone_class
+from tools.connections import cache_dir, connection, kb_version
+from tools.kb_view import KBView
+
+RDLogger.DisableLog("rdApp.*")
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MEASURED_GROUPS = {"train": 0, "dev": 1, "test": 2}
+UNMEASURED = 3
+PARALLEL_ABOVE = 20_000  # polymers; fewer are indexed in-process
+_LIB, _ARRAYS = "substructure.lib", "arrays.npz"
+_LOADED: dict[tuple[str, str], StructureIndex] = {}
+_BUILD_LOCK = threading.Lock()
+_PARAMS = Chem.SubstructMatchParameters()
+_PARAMS.useChirality = False  # keys carry no stereo
+
+
+@dataclass
+class StructureIndex:
+    """The library and, aligned with it, polymer ids, heavy atoms, rank groups and class codes."""
+
+    library: rdSubstructLibrary.SubstructLibrary
+    ids: np.ndarray
+    heavy: np.ndarray
+    group: np.ndarray
+    class_code: np.ndarray
+    class_names: tuple[str, ...]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._by_id = np.argsort(self.ids, kind="stable")
+        starts = np.searchsorted(self.group, np.arange(UNMEASURED + 2))
+        self.bounds = {g: (int(starts[g]), int(starts[g + 1])) for g in range(UNMEASURED + 1)}
+        self._class_table: pa.Table | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows_of(self, polymer_ids: Sequence[int]) -> np.ndarray:
+        """Library rows of the given polymer ids (ids not indexed are dropped)."""
+        wanted = np.asarray(polymer_ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, wanted, sorter=self._by_id)
+        pos = np.minimum(pos, len(self.ids) - 1)
+        rows = self._by_id[pos]
+        return rows[self.ids[rows] == wanted] if len(self.ids) else rows[:0]
+
+    def class_of(self, polymer_ids: Sequence[int]) -> dict[int, str]:
+        """Backbone class per polymer id (only ids that are indexed and got a class)."""
+        rows = self.rows_of(polymer_ids)
+        return {int(self.ids[r]): self.class_names[self.class_code[r]] for r in rows
+                if self.class_code[r] >= 0}
+
+    def ids_of_class(self, name: str) -> np.ndarray:
+        """Polymer ids whose backbone class is `name`."""
+        if name not in self.class_names:
+            return np.empty(0, dtype=np.int64)
+        return self.ids[self.class_code == self.class_names.index(name)]
+
+    def class_table(self) -> pa.Table:
+        """(polymer_id, polymer_class) of every indexed polymer, for joins in SQL (built once)."""
+        if self._class_table is None:
+            names = [self.class_names[c] if c >= 0 else None for c in self.class_code]
+            self._class_table = pa.table({"polymer_id": pa.array(self.ids, pa.int64()),
+                                          "polymer_class": pa.array(names, pa.string())})
+        return self._class_table
+
+    def search(self, query: Chem.Mol, limit: int, first: Sequence[int], rest: Sequence[int],
+               candidates: np.ndarray | None = None) -> tuple[list[int], bool]:
+        """Rows matching the query, best first, at most `limit`, and whether more exist.
+
+        Without candidates: groups `first` (merged by size) rank before groups `rest`. With candidate
+        rows: only those are searched, by size.
+        """
+        threads = min(os.cpu_count() or 1, 4)
+        if candidates is not None:
+            order = candidates[np.lexsort((self.ids[candidates], self.heavy[candidates]))]
+            if not len(order):
+                return [], False
+            with self.lock:  # the search order is library state
+                self.library.SetSearchOrder([int(r) for r in order])
+                try:
+                    rows = list(self.library.GetMatches(query, _PARAMS, threads, limit + 1))
+                finally:
+                    self.library.SetSearchOrder([])
+            return rows[:limit], len(rows) > limit
+        found: list[int] = []
+        for tier in (first, rest):
+            need = limit - len(found)
+            if need < 0:
+                break
+            hits: list[int] = []
+            for g in tier:
+                start, end = self.bounds[g]
+                if end > start:
+                    hits += self.library.GetMatches(query, start, end, _PARAMS, threads, need + 1)
+            hits.sort(key=lambda r: (self.heavy[r], self.ids[r]))
+            found += hits[: need + 1]
+        return found[:limit], len(found) > limit
+
+
+def structure_index(view: KBView) -> StructureIndex:
+    """The view's KB index: from this process's memory, the disk cache, or built now (then cached)."""
+    version = kb_version(view)
+    key = (str(view.paths.db.resolve()), version)
+    index = _LOADED.get(key)
+    if index is not None:
+        return index
+    with _BUILD_LOCK:
+        index = _LOADED.get(key)
+        if index is None:
+            folder = cache_dir(view) / f"structure_index_v{SCHEMA_VERSION}.{RULE_VERSION}"
+            if not (folder / _ARRAYS).exists():
+                build_structure_index(view, folder)
+            index = load_structure_index(folder)
+            _LOADED[key] = index
+    return index
+
+
+def load_structure_index(folder: Path) -> StructureIndex:
+    """Read an index written by build_structure_index; refuse a foreign schema version."""
+    arrays = np.load(folder / _ARRAYS, allow_pickle=False)
+    if int(arrays["schema_version"]) != SCHEMA_VERSION:
+        raise PolyBenchError(f"{folder} holds a structure index of another schema version; delete it")
+    library = rdSubstructLibrary.SubstructLibrary((folder / _LIB).read_bytes())
+    return StructureIndex(library, arrays["ids"], arrays["heavy"], arrays["group"], arrays["class_code"],
+                          tuple(str(n) for n in arrays["class_names"]))
+
+
+def build_structure_index(view: KBView, folder: Path, n_jobs: int | None = None) -> None:
+    """Index every polymer of the view's KB into `folder` (written to a temp folder, then renamed)."""
+    start = time.perf_counter()
+    con = connection(view)
+    rows = con.execute("""
+        SELECT p.polymer_id, p.key, p.status,
+               CASE WHEN p.n_measurements > 0 AND p.split = 'train' THEN 0
+                    WHEN p.n_measurements > 0 AND p.split = 'dev' THEN 1
+                    WHEN p.n_measurements > 0 AND p.split = 'test' THEN 2 ELSE 3 END AS grp,
+               coalesce(f.heavy_atoms, length(p.key)) AS heavy
+        FROM polymers p LEFT JOIN features f USING (polymer_id)
+        ORDER BY grp, heavy, p.polymer_id""").fetchall()
+    items = [(key, status) for _, key, status, _, _ in rows]
+    workers = n_jobs or (min(os.cpu_count() or 1, 4) if len(items) > PARALLEL_ABOVE else 1)
+    chunks = [items[i : i + 5000] for i in range(0, len(items), 5000)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_index_chunk, chunks))
+    else:
+        results = [_index_chunk(chunk) for chunk in chunks]
+    holder, fps = rdSubstructLibrary.CachedTrustedSmilesMolHolder(), rdSubstructLibrary.PatternHolder()
+    keep, classes = [], []
+    for i, (smiles, fp, polymer_class) in enumerate(item for chunk in results for item in chunk):
+        if smiles is None:
+            continue
+        holder.AddSmiles(smiles)
+        fps.AddFingerprint(DataStructs.ExplicitBitVect(fp))
+        keep.append(i)
+        classes.append(polymer_class)
+    names = tuple(sorted({c for c in classes if c}))
+    codes = np.array([names.index(c) if c else -1 for c in classes], dtype=np.int8)
+    table = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[4] for r in rows], dtype=np.int32), \
+        np.array([r[3] for r in rows], dtype=np.int8)
+    ids, heavy, group = (column[keep] for column in table)
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / _LIB).write_bytes(rdSubstructLibrary.SubstructLibrary(holder, fps).Serialize())
+    np.savez(tmp / _ARRAYS, ids=ids, heavy=heavy, group=group, class_code=codes, class_names=np.array(names),
+             schema_version=np.array(SCHEMA_VERSION))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process finished first: keep its index
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("structure index: %d of %d polymers in %.1f s (%d workers)", len(keep), len(rows),
+                time.perf_counter() - start, workers)
+
+
+def search_mol(unit: Chem.Mol, status: str) -> Chem.Mol:
+    """The molecule a polymer is searched as: the dimer of a linear unit, other units as written."""
+    return repeat_unit_power(unit, 2) if status == "linear" else unit
+
+
+def _index_chunk(items: list[tuple[str, str]]) -> list[tuple[str | None, bytes, str | None]]:
+    """(search SMILES, pattern fingerprint bytes, class) per (key, status); (None, b"", None) if unusable."""
+    maker = rdSubstructLibrary.PatternHolder()
+    out: list[tuple[str | None, bytes, str | None]] = []
+    for key, status in items:
+        try:
+            unit = to_mol(key)
+            mol = search_mol(unit, status)
+            polymer_class = backbone_class(unit, status)
+        except (InvalidPolymerError, RuntimeError, ValueError) as exc:
+            logger.debug("not indexed %s: %s", key, exc)
+            out.append((None, b"", None))
+            continue
+        out.append((Chem.MolToSmiles(mol), maker.MakeFingerprint(mol).ToBinary(), polymer_class))
+    return out

@@ -1,0 +1,267 @@
+"""Train surrogate property models on the train split, tune and calibrate them on dev, score them on test.
+
+One model per (property, kind of data). Kinds are never pooled: MD-simulated Tg sits systematically above
+experimental Tg and DFT band gaps are not measured ones, so "experimental Tg" and "MD Tg" are separate
+models and the tools name the kind they used. Targets are each polymer's median value per (property, kind)
+from `property_summary`, in the canonical unit (log10 of it for log-scale properties); measurement
+conditions (temperature, gas...) are not features, so the median mixes them.
+
+Inputs: the numeric columns of the `features` table plus up to `max_bits` Morgan bits chosen on the
+training polymers (most variable first). Point model: HistGradientBoostingRegressor (squared error),
+early-stopped on dev and picked from a small grid by dev MAE. Interval: 10 % / 90 % quantile models of the
+same shape, widened by a split-conformal margin from dev (CQR) to the target coverage. Domain: the Tanimoto
+similarity to the nearest training polymer; cut-offs come from the dev error-vs-similarity curve (see
+`domain_thresholds`). The test split is only ever scored, never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.isotonic import IsotonicRegression
+
+from kb.properties import PROPERTIES
+from tools.surrogate_model import (
+    NUMERIC_COLUMNS,
+    DomainThresholds,
+    ModelCard,
+    ModelMetrics,
+    SurrogateModel,
+    design_matrix,
+    model_name,
+    verdict_of,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_DEV = 20                    # fewer dev polymers: no tuning, no calibration, default domain cut-offs
+DEFAULT_DOMAIN = (0.5, 0.3)     # in-domain >= 0.5, out-of-domain < 0.3 Tanimoto, where dev cannot tell
+GRID: tuple[dict[str, float], ...] = (
+    {"max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0, "max_features": 1.0},
+    {"max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1.0, "max_features": 0.5},
+    {"max_leaf_nodes": 63, "min_samples_leaf": 5, "l2_regularization": 1.0, "max_features": 0.3},
+)
+
+
+class SurrogateConfig(BaseModel):
+    """Settings of one training run; unknown keys are errors. Part of the model folder's identity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_train: int = Field(100, ge=2, description="train-split polymers a (property, kind) needs for a model")
+    max_bits: int = Field(512, ge=0, le=2048, description="Morgan bits used as inputs (most variable first)")
+    coverage: float = Field(0.8, gt=0.0, lt=1.0, description="target coverage of the interval")
+    learning_rate: float = Field(0.05, gt=0.0, le=1.0)
+    max_iter: int = Field(2000, ge=10, description="boosting rounds before early stopping")
+    tune: bool = Field(True, description="try the small grid on dev (else its first entry only)")
+    properties: list[str] | None = Field(None, description="train only these properties (all when None)")
+    seed: int = 0
+
+
+@dataclass
+class TrainingData:
+    """Targets of every (property, kind) and the inputs of every measured polymer, rows aligned by id."""
+
+    targets: pd.DataFrame        # polymer_id, property, kind, value, split
+    ids: np.ndarray              # polymer ids, sorted
+    numeric: np.ndarray          # (n, len(NUMERIC_COLUMNS)) float64, NaN where a feature does not apply
+    fps: np.ndarray              # (n, 256) packed Morgan fingerprints
+
+    def rows_of(self, polymer_ids: np.ndarray) -> np.ndarray:
+        """Row positions of polymer ids in ids / numeric / fps."""
+        return np.searchsorted(self.ids, polymer_ids)
+
+
+def load_training_data(con: duckdb.DuckDBPyConnection, properties: list[str] | None = None) -> TrainingData:
+    """Per-polymer medians of every (property, kind) with a split and a fingerprint, and their inputs."""
+    targets = con.execute("""
+        SELECT s.polymer_id, s.property, s.kind, s.value, p.split
+        FROM property_summary s JOIN polymers p USING (polymer_id) JOIN fingerprints f USING (polymer_id)
+        WHERE p.split IS NOT NULL ORDER BY s.property, s.kind, s.polymer_id""").df()
+    if properties is not None:
+        targets = targets[targets["property"].isin(properties)].reset_index(drop=True)
+    ids = np.unique(targets["polymer_id"].to_numpy(dtype=np.int64))
+    con.register("wanted_ids", pd.DataFrame({"polymer_id": ids}))
+    cols = ", ".join(f'CAST(x."{c}" AS DOUBLE) AS "{c}"' for c in NUMERIC_COLUMNS)
+    inputs = con.execute(f"""
+        SELECT w.polymer_id, {cols}, f.morgan FROM wanted_ids w
+        JOIN features x USING (polymer_id) JOIN fingerprints f USING (polymer_id)
+        ORDER BY w.polymer_id""").df()
+    con.unregister("wanted_ids")
+    numeric = inputs[list(NUMERIC_COLUMNS)].to_numpy(dtype=np.float64, na_value=np.nan)
+    fps = np.frombuffer(b"".join(inputs["morgan"]), dtype=np.uint8).reshape(len(inputs), -1)
+    kept = inputs["polymer_id"].to_numpy(dtype=np.int64)
+    targets = targets[targets["polymer_id"].isin(kept)].reset_index(drop=True)
+    return TrainingData(targets, kept, numeric, fps)
+
+
+def model_specs(targets: pd.DataFrame, min_train: int) -> list[tuple[str, str, int]]:
+    """(property, kind, n_train) of every target with at least min_train train-split polymers."""
+    train = targets[targets["split"] == "train"]
+    counts = train.groupby(["property", "kind"]).size()
+    return [(p, k, int(n)) for (p, k), n in counts.items() if n >= min_train and p in PROPERTIES]
+
+
+def select_bits(fps: np.ndarray, max_bits: int, min_count: int = 3) -> np.ndarray:
+    """Indices of the most variable Morgan bits on these fingerprints (set in >= min_count, not in all)."""
+    if max_bits == 0 or len(fps) == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = np.unpackbits(fps, axis=1).sum(axis=0, dtype=np.int64)
+    usable = np.flatnonzero((counts >= min_count) & (counts <= len(fps) - min_count))
+    share = counts[usable] / len(fps)
+    order = np.lexsort((usable, -(share * (1 - share))))
+    return np.sort(usable[order[:max_bits]])
+
+
+def nearest_similarities(model: SurrogateModel, fps: np.ndarray) -> np.ndarray:
+    """Tanimoto similarity of each fingerprint row to its nearest training polymer of the model."""
+    out = np.empty(len(fps))
+    for i, fp in enumerate(fps):
+        hits = model.nearest(fp, 1)
+        out[i] = hits[0][1] if hits else np.nan
+    return out
+
+
+def domain_thresholds(sims: np.ndarray, abs_err: np.ndarray) -> DomainThresholds:
+    """Cut-offs from the dev error-vs-similarity curve (a decreasing isotonic fit of |error| on similarity).
+
+    In-domain: from the lowest similarity where the fitted error stays at or below the model's mean dev
+    error. Out-of-domain: below the highest similarity where it reaches twice that, or (never reached)
+    below the 5th percentile of dev similarity, where the model was hardly validated.
+    """
+    ok = np.isfinite(sims) & np.isfinite(abs_err)
+    sims, abs_err = sims[ok], abs_err[ok]
+    if len(sims) < MIN_DEV:
+        return DomainThresholds(in_domain=DEFAULT_DOMAIN[0], out_of_domain=DEFAULT_DOMAIN[1],
+                                how=f"default: only {len(sims)} dev polymers")
+    mean_err = float(abs_err.mean())
+    fitted = IsotonicRegression(increasing=False).fit(sims, abs_err).predict(sims)
+    good = sims[fitted <= mean_err]
+    in_domain = float(good.min()) if len(good) else float(sims.max())
+    bad = sims[fitted >= 2 * mean_err]
+    out = float(bad.max()) if len(bad) else float(np.quantile(sims, 0.05))
+    out = min(out, in_domain)
+    how = (f"dev ({len(sims)} polymers): in-domain where the isotonic error curve <= dev MAE {mean_err:.4g}; "
+           f"out-of-domain {'where it >= 2x dev MAE' if len(bad) else 'below the 5th percentile of dev similarity'}")
+    return DomainThresholds(in_domain=round(in_domain, 4), out_of_domain=round(out, 4), how=how)
+
+
+def _by_verdict(sims: np.ndarray, abs_err: np.ndarray, domain: DomainThresholds) -> tuple[dict, dict]:
+    """MAE and count per domain verdict."""
+    verdicts = np.array([verdict_of(float(s), domain) for s in sims])
+    maes: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    for v in ("in-domain", "borderline", "out-of-domain"):
+        mask = verdicts == v
+        counts[v] = int(mask.sum())
+        maes[v] = round(float(abs_err[mask].mean()), 6) if mask.any() else None
+    return maes, counts
+
+
+def _boosted(config: SurrogateConfig, params: dict, **extra: object) -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(learning_rate=config.learning_rate, random_state=config.seed,
+                                         **params, **extra)  # type: ignore[arg-type]
+
+
+def _fit_point(x_tr: np.ndarray, y_tr: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray,
+               config: SurrogateConfig) -> tuple[dict, HistGradientBoostingRegressor]:
+    """The grid entry with the lowest dev MAE, early-stopped on dev (no dev: internal 10 % hold-out)."""
+    if len(y_dev) < MIN_DEV:
+        early = len(y_tr) >= 200
+        model = _boosted(config, GRID[0], max_iter=config.max_iter if early else 200, early_stopping=early,
+                         n_iter_no_change=50, validation_fraction=0.1)
+        return dict(GRID[0]), model.fit(x_tr, y_tr)
+    best: tuple[float, dict, HistGradientBoostingRegressor] | None = None
+    for params in GRID if config.tune else GRID[:1]:
+        model = _boosted(config, params, max_iter=config.max_iter, early_stopping=True, n_iter_no_change=50)
+        model.fit(x_tr, y_tr, X_val=x_dev, y_val=y_dev)
+        mae = float(np.abs(model.predict(x_dev) - y_dev).mean())
+        log.debug("params %s: %d rounds, dev MAE %.4g", params, model.n_iter_, mae)
+        if best is None or mae < best[0]:
+            best = (mae, dict(params), model)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, coverage: float) -> float:
+    """Split-conformal (CQR) margin: how far to widen [lo, hi] so that `coverage` of dev falls inside."""
+    scores = np.maximum(lo - y, y - hi)
+    level = min(1.0, math.ceil((len(y) + 1) * coverage) / len(y))
+    return float(np.quantile(scores, level, method="higher"))
+
+
+def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfig,
+                kb_version: str) -> SurrogateModel:
+    """Train, tune, calibrate and score the model of one (property, kind) on the data's splits."""
+    start = time.perf_counter()
+    pdef = PROPERTIES[prop]
+    rows = data.targets[(data.targets["property"] == prop) & (data.targets["kind"] == kind)]
+    y_all = rows["value"].to_numpy(dtype=np.float64)
+    y_all = np.log10(y_all) if pdef.log_scale else y_all
+    split = rows["split"].to_numpy()
+    pos = data.rows_of(rows["polymer_id"].to_numpy(dtype=np.int64))
+    part = {s: (pos[split == s], y_all[split == s]) for s in ("train", "dev", "test")}
+    bits = select_bits(data.fps[part["train"][0]], config.max_bits)
+    xs = {s: design_matrix(data.numeric[p], data.fps[p], bits) for s, (p, _) in part.items()}
+    ys = {s: y for s, (_, y) in part.items()}
+    params, point = _fit_point(xs["train"], ys["train"], xs["dev"], ys["dev"], config)
+    n_iter = int(point.n_iter_)
+    alpha = (1 - config.coverage) / 2
+    lower, upper = (_boosted(config, params, loss="quantile", quantile=q, max_iter=n_iter, early_stopping=False)
+                    .fit(xs["train"], ys["train"]) for q in (alpha, 1 - alpha))
+    calibrated = len(ys["dev"]) >= MIN_DEV
+    margin = (_conformal_margin(lower.predict(xs["dev"]), upper.predict(xs["dev"]), ys["dev"], config.coverage)
+              if calibrated else 0.0)
+    train_ids = data.ids[part["train"][0]]
+    card = ModelCard(
+        name=model_name(prop, kind), property=prop, kind=kind, unit=pdef.unit, log_scale=pdef.log_scale,
+        kb_version=kb_version, n_train=len(ys["train"]), n_dev=len(ys["dev"]), n_test=len(ys["test"]),
+        feature_columns=list(NUMERIC_COLUMNS), fingerprint_bits=bits.tolist(),
+        params={**params, "learning_rate": config.learning_rate, "loss": "squared_error"}, n_iter=n_iter,
+        coverage_target=config.coverage, conformal_margin=margin, calibrated=calibrated,
+        domain=DomainThresholds(in_domain=DEFAULT_DOMAIN[0], out_of_domain=DEFAULT_DOMAIN[1], how="placeholder"),
+        metrics=ModelMetrics(space="log10" if pdef.log_scale else "linear"), train_seconds=0.0,
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"), train_ids=train_ids.tolist())
+    model = SurrogateModel(card, point, lower, upper, train_ids, data.fps[part["train"][0]])
+    _score(model, xs, ys, {s: data.fps[p] for s, (p, _) in part.items()})
+    card.train_seconds = round(time.perf_counter() - start, 2)
+    log.info("%s: n_train %d, test MAE %s (%.1f s)", card.name, card.n_train, card.metrics.test_mae,
+             card.train_seconds)
+    return model
+
+
+def _score(model: SurrogateModel, xs: dict, ys: dict, fps: dict) -> None:
+    """Fill the card's domain cut-offs (from dev) and its dev / test metrics."""
+    card = model.card
+    metrics = card.metrics
+    errors, sims, inside = {}, {}, {}
+    for s in ("dev", "test"):
+        if len(ys[s]) == 0:
+            continue
+        value, lo, hi = model.predict(xs[s])
+        errors[s] = np.abs(value - ys[s])
+        sims[s] = nearest_similarities(model, fps[s])
+        inside[s] = float(((ys[s] >= lo) & (ys[s] <= hi)).mean())
+    card.domain = domain_thresholds(sims.get("dev", np.zeros(0)), errors.get("dev", np.zeros(0)))
+    if "dev" in errors:
+        metrics.dev_mae = round(float(errors["dev"].mean()), 6)
+        metrics.dev_coverage = round(inside["dev"], 4)
+        card.domain.dev_mae_by_verdict, card.domain.dev_count_by_verdict = _by_verdict(
+            sims["dev"], errors["dev"], card.domain)
+    if "test" in errors:
+        y = ys["test"]
+        metrics.test_mae = round(float(errors["test"].mean()), 6)
+        metrics.test_rmse = round(float(np.sqrt((errors["test"] ** 2).mean())), 6)
+        spread = float(((y - y.mean()) ** 2).sum())
+        metrics.test_r2 = round(1 - float((errors["test"] ** 2).sum()) / spread, 4) if spread > 0 else None
+        metrics.test_coverage = round(inside["test"], 4)
+        metrics.test_mae_by_verdict = _by_verdict(sims["test"], errors["test"], card.domain)[0]
