@@ -152,5 +152,16 @@ class Trace(_Record):
     verification_note: str | None = None
 
 
-__all__ = ["Answer", "CATEGORIES", "Category", "Constraint", "SKILLS", "Skill", "Step", "SubQuestion", "Task",
-           "ToolCall", "Trace"]
+__all__ = [
+    "CATEGORIES",
+    "SKILLS",
+    "Answer",
+    "Category",
+    "Constraint",
+    "Skill",
+    "Step",
+    "SubQuestion",
+    "Task",
+    "ToolCall",
+    "Trace",
+]

@@ -41,7 +41,7 @@ def _quarantine_frame(source_id: str, rejections: list[Rejection]) -> pd.DataFra
 
 
 def add_source(tables: Tables, src: SourceFile, md5: str, parsed: SourceRows, units: pd.DataFrame) -> dict:
-    """Ingest one parsed source; `units` maps raw structure strings to key/status/reason."""
+    """Ingest one parsed source; `units` (indexed by the raw string) gives key/status/reason."""
     rejections = list(parsed.rejections)
     rows = parsed.rows
     ingested_rows = 0
@@ -50,7 +50,8 @@ def add_source(tables: Tables, src: SourceFile, md5: str, parsed: SourceRows, un
         rejections += monomer_rejections
         ingested_rows = len(tables.monomers)
     elif len(rows):
-        resolved = rows.merge(units, left_on="smiles", right_on="raw", how="left", validate="many_to_one")
+        found = units.reindex(rows["smiles"].to_numpy())
+        resolved = pd.concat([rows.reset_index(drop=True), found.reset_index(drop=True)], axis=1)
         bad = resolved["key"].isna().to_numpy()
         rejections += [Rejection(int(r.row_index), "row", src.smiles or "polym", r.raw_smiles, r.reason)
                        for r in resolved[bad].itertuples()]

@@ -218,7 +218,7 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
     t = lap("read sources", t)
     polymer_strings = sorted({s for f, p in zip(files, parsed) if f.reader != "smipoly_monomers"
                               for s in p.rows["smiles"]})
-    units = _repeat_units(polymer_strings, config, progress)
+    units = _repeat_units(polymer_strings, config, progress).drop_duplicates("raw").set_index("raw")
     t = lap("repeat units", t)
     tables = Tables()
     order = sorted(range(len(files)), key=lambda i: files[i].reader != "smipoly_monomers")  # monomers first

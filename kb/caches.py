@@ -16,7 +16,7 @@ import pandas as pd
 from kb.manifest import SourceFile
 from kb.readers import SourceRows
 
-CACHE_VERSION = "1"  # bump when a reader, the canonicaliser or the featuriser changes its output
+CACHE_VERSION = "2"  # bump when a reader, the canonicaliser or the featuriser changes its output
 
 
 def source_cache_key(src: SourceFile, md5: str) -> str:
@@ -30,7 +30,7 @@ def load_source_rows(cache_dir: Path, key: str) -> SourceRows | None:
     if not path.exists():
         return None
     with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 (our own cache file)
+        return pickle.load(fh)
 
 
 def save_source_rows(cache_dir: Path, key: str, rows: SourceRows) -> None:

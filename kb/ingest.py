@@ -42,7 +42,7 @@ def to_measurements(values: pd.DataFrame) -> tuple[pd.DataFrame, list[Rejection]
         try:
             converted = _converted(group["number"], unit, prop.unit)
         except OverflowError:
-            converted = group["number"].map(lambda v, u=unit: _safe_convert(v, u, prop.unit))
+            converted = group["number"].map(lambda v, u=unit, target=prop.unit: _safe_convert(v, u, target))
         group = group.assign(value=converted.to_numpy(), unit_canonical=prop.unit)
         problems = group["value"].map(lambda v, p=prop: plausibility_problem(p, v))
         bad = problems.notna().to_numpy()

@@ -7,6 +7,7 @@ range are quarantined on ingest with the reason.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
 from kb.errors import UnknownPropertyError
@@ -106,7 +107,7 @@ def to_canonical(prop: PropertyDef, value: float, unit: str) -> float:
 
 def plausibility_problem(prop: PropertyDef, value: float) -> str | None:
     """Why a canonical value is implausible (outside the registry range, not finite), or None."""
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         return f"{prop.name} value is not a finite number"
     if not prop.min_value <= value <= prop.max_value:
         return (f"{prop.name} = {value:.6g} {prop.unit} outside plausible range "

@@ -135,9 +135,11 @@ def _conditions(src: SourceFile, frame: pd.DataFrame) -> pd.DataFrame:
         col = frame[cond.column]
         if cond.field == "temperature_k":
             numbers = pd.to_numeric(col, errors="coerce").astype(float)
-            unit = cond.unit or "K"
-            out["temperature_k"] = numbers if unit == "K" else numbers.map(
-                lambda v: convert(v, unit, "K") if v == v else v)
+            if cond.unit in (None, "K"):
+                out["temperature_k"] = numbers
+            else:  # affine units (degC, degF): scale and offset from two conversions
+                offset = convert(0.0, cond.unit, "K")
+                out["temperature_k"] = numbers * (convert(1.0, cond.unit, "K") - offset) + offset
         elif cond.field in ("gas", "solvent"):
             out[cond.field] = col.where(~col.map(_missing), None)
         else:

@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from kb.errors import PolyBenchError
-from kb.fp_index import N_BYTES, nearest_centroids, train_centroids
+from kb.fp_index import N_BYTES, nearest_centroids, sorted_unique, train_centroids
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def assign_splits(ids: np.ndarray, fps: np.ndarray, has_measurements: np.ndarray
         raise PolyBenchError(f"fingerprints must be uint8 of shape (n, {N_BYTES}), got {fps.dtype} {fps.shape}")
     if not (len(ids) == len(fps) == len(measured_flags)):
         raise PolyBenchError(f"{len(ids)} ids, {len(fps)} fingerprints, {len(measured_flags)} measurement flags")
-    if len(np.unique(ids)) != len(ids):
+    if len(sorted_unique(ids)) != len(ids):
         raise PolyBenchError("polymer ids must be unique")
     if frac.shape != (len(SPLITS),) or (frac < 0).any() or not np.isclose(frac.sum(), 1.0):
         raise PolyBenchError(f"fractions must be {len(SPLITS)} non-negative numbers summing to 1, got {fractions}")
@@ -98,12 +98,15 @@ def assign_splits(ids: np.ndarray, fps: np.ndarray, has_measurements: np.ndarray
     sorted_ids = ids[by_id]
     k = default_n_clusters(n) if n_clusters is None else max(1, min(n_clusters, n))
     raw = cluster_fps(np.ascontiguousarray(fps[by_id]), k, seed)
-    # renumber clusters by their lowest polymer id, so cluster ids are stable and compact
-    _, first_row, compact = np.unique(raw, return_index=True, return_inverse=True)
+    # renumber clusters by their lowest polymer id (rows are in id order), so ids are stable and compact
+    first_row = np.full(int(raw.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first_row, raw, np.arange(n))
+    used = np.flatnonzero(first_row < n)
+    used = used[np.argsort(first_row[used], kind="stable")]
     rank = np.empty(len(first_row), dtype=np.int64)
-    rank[np.argsort(first_row, kind="stable")] = np.arange(len(first_row))
-    cluster_sorted = rank[compact]
-    lowest_id = sorted_ids[np.sort(first_row)]  # lowest id of cluster 0, 1, ...
+    rank[used] = np.arange(len(used))
+    cluster_sorted = rank[raw]
+    lowest_id = sorted_ids[first_row[used]]  # lowest id of cluster 0, 1, ...
     sizes = np.bincount(cluster_sorted, minlength=len(lowest_id))
     measured = np.bincount(cluster_sorted, weights=measured_flags[by_id], minlength=len(lowest_id))
     weight = sizes / n + MEASURED_WEIGHT * measured / max(measured.sum(), 1)

@@ -36,6 +36,8 @@ def text_docs(polymers: pd.DataFrame, tables, features: pd.DataFrame) -> list:
     for row, group in zip(wanted.itertuples(), groups):
         name = f"{row.name}. " if isinstance(row.name, str) else ""
         measured_text = props.get(row.polymer_id, "")
+        # words only: structure search has its own (fingerprint) index, and SMILES would slow MiniLM down
         docs.append(TextDoc(f"polymer:{row.polymer_id}", "polymer",
-                            f"{name}polymer {row.key}; groups: {group or 'none'}; measured: {measured_text or 'none'}"))
+                            f"{name}polymer with {group or 'no special groups'}; "
+                            f"measured: {measured_text.replace('_', ' ') or 'none'}"))
     return docs

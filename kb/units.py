@@ -51,7 +51,7 @@ _UNITS: dict[str, LinearUnit] = {u.name: u for u in [
     _L("-", "dimensionless", 1.0),
     _L("%", "percent", 1.0), _L("fraction", "percent", 100.0),
 ]}
-_ALIASES = {"C": "degC", "°C": "degC", "celsius": "degC", "F": "degF", "Å": "angstrom", "A": "angstrom",
+_ALIASES = {"C": "degC", "°C": "degC", "celsius": "degC", "F": "degF", "°F": "degF", "fahrenheit": "degF", "Å": "angstrom", "A": "angstrom",
             "Å2": "angstrom2", "barrer": "Barrer", "": "-", "dimensionless": "-", "poise": "P",
             "W/mK": "W/(m K)", "g/mL": "g/cm3", "g cm-3": "g/cm3", "J/kgK": "J/(kg K)"}
 _LOG = re.compile(r"^(ln|log10)\((.+)\)$")

@@ -36,6 +36,11 @@ KNOWN = {
     "SMiPoly polyoxazolidone": ("*c1cccc(N2CC(COc3ccc(C(C)(C)c4ccc(OCC5CN(*)C(=O)O5)cc4)cc3)OC2=O)c1C",
                                 "polyoxazolidone", ("oxazolidone", "ether")),
     "polyphosphazene": ("*N=P(*)(OC)OC", "polyphosphazene", ("phosphazene",)),
+    "poly(thioester)": ("*CCCCSC(=O)CCCCC(=O)S*", "polyester", ("ester",)),
+    "polythiophene (S only in the ring)": ("*c1ccc(*)s1", "polyarylene", ()),
+    "polyaniline (leucoemeraldine)": ("*Nc1ccc(*)cc1", "polyamine", ("amine",)),
+    "polyester with isocyanurate ring (not an imide)": (
+        "*OCCn1c(=O)n(CCOC(=O)CCCCC(*)=O)c(=O)n(C)c1=O", "polyester", ("ester",)),
 }
 
 

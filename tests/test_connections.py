@@ -8,9 +8,10 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from kb.config import KBPaths
-from tools.connections import cache_dir, connection, kb_version
+from tools.connections import cache_dir, connection, first_row, kb_version
 from tools.kb_view import KBView
 
 
@@ -24,6 +25,8 @@ def test_reused_per_view_and_thread(small_kb, small_kb_config) -> None:
     thread.start()
     thread.join()
     assert other[0] is not connection(view)
+    assert first_row(view, "SELECT polymer_id FROM polymers ORDER BY polymer_id") is not None
+    connection(view).register("after_first_row", pa.table({"x": [1]}))  # the connection is still usable
     n_all = connection(view).execute("SELECT count(*) FROM measurements").fetchone()[0]
     n_visible = connection(hidden).execute("SELECT count(*) FROM measurements").fetchone()[0]
     assert 0 < n_visible < n_all

@@ -33,10 +33,13 @@ def test_user_values_are_parameters(small_kb, small_kb_config) -> None:
     constraints = [Constraint(type="property_range", property="tg", min=0, max=300, unit="degC"),
                    Constraint(type="licence", value=evil), Constraint(type="data_kind", value="experimental"),
                    Constraint(type="require_group", group="ether")]
-    sql, params, props = find_sql(view, constraints, "density", None, False, 7)
+    query = find_sql(view, constraints, "density", None, False, 7)
+    sql, params = query.sql, query.params
     assert evil.lower() not in sql and "DROP" not in sql and "experimental" not in sql.split("CASE kind")[0]
-    assert evil.lower() in params and params[-1] == 7 and props == ["tg"]
+    assert evil.lower() in params and params[-1] == 7 and [r.prop for r in query.ranges] == ["tg"]
     assert pytest.approx(273.15) in params and pytest.approx(573.15) in params
     assert connection(view).execute(sql, params).fetchall() == []
+    sources_sql, sources_params = query.sources_sql([1, 2])
+    assert evil.lower() not in sources_sql and connection(view).execute(sources_sql, sources_params).fetchall() == []
     with pytest.raises(ToolError, match="unknown data kind"):
         find_sql(view, [Constraint(type="data_kind", value="measured")], None, None, True, 5)

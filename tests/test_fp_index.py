@@ -88,9 +88,11 @@ def test_recall_at_10_against_exact_search(sample, index):
     assert np.mean(recalls) >= 0.9
 
 
-@pytest.mark.parametrize("brute_below", [20_000, 100])  # exact scan of the allow-list, or masked cell probes
-def test_allowed_ids_restricts_results(sample, index, monkeypatch, brute_below):
-    monkeypatch.setattr(fp_index, "BRUTE_ALLOWED_BELOW", brute_below)
+@pytest.mark.parametrize("brute", [True, False])  # exact scan of the allow-list, or masked cell probes
+def test_allowed_ids_restricts_results(sample, index, monkeypatch, brute):
+    if not brute:
+        monkeypatch.setattr(fp_index, "BRUTE_ALLOWED_BELOW", 100)
+        monkeypatch.setattr(fp_index, "BRUTE_RATIO", 0.0)
     ids, fps = sample["ids"], sample["fps"]
     allowed = ids[np.random.default_rng(3).random(len(ids)) < 0.1]
     allowed_set = set(allowed.tolist())

@@ -173,3 +173,17 @@ def test_polymer_record(view: KBView, con, tg_polymer) -> None:
     smipoly_id = con.execute("SELECT polymer_id FROM polymer_monomers ORDER BY polymer_id LIMIT 1").fetchone()[0]
     linked = polymer_record(view, PolymerRecordArgs(polymer=smipoly_id))
     assert linked.monomers and linked.monomers[0].polymer_class
+
+
+def test_pet_tg_by_name_and_nylon6_by_split(view: KBView, test_view: KBView, con) -> None:
+    pet = get_property_values(view, PropertyValuesArgs(polymer="poly(ethylene terephthalate)", property="tg",
+                                                       kind="experimental"))
+    rows = con.execute("SELECT m.value FROM measurements m JOIN polymers p USING (polymer_id) WHERE p.key = ? "
+                       "AND m.property = 'tg' AND m.kind = 'experimental'", [pet.key]).fetchall()
+    assert sorted(m.value for m in pet.values) == sorted(r[0] for r in rows)
+    assert pet.summary[0].median == pytest.approx(345.0)  # PET's Tg in the Bicerano / Afzal sets
+    nylon6 = "*NCCCCCC(*)=O"
+    split = con.execute("SELECT split FROM polymers WHERE key = '*CCCC(=O)NCC*'").fetchone()[0]
+    seen = get_property_values(test_view, PropertyValuesArgs(polymer=nylon6, property="tg"))
+    assert bool(seen.values) == test_view.visible_split(split)
+    assert get_property_values(view, PropertyValuesArgs(polymer=nylon6, property="tg")).summary[0].median == 335.0

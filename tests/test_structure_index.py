@@ -8,7 +8,7 @@ from rdkit import Chem
 
 from tools.connections import cache_dir
 from tools.kb_view import KBView
-from tools.structure_index import UNMEASURED, load_structure_index, structure_index
+from tools.structure_index import UNMEASURED, load_structure_index, required_elements, structure_index
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +50,23 @@ def test_cached_on_disk_and_reloaded(index, small_kb_config) -> None:
     again = load_structure_index(folders[0])
     assert np.array_equal(again.ids, index.ids) and np.array_equal(again.class_code, index.class_code)
     assert len(again.library) == len(index.library) == len(index)
+
+
+@pytest.mark.parametrize(("smarts", "symbols"), [
+    ("[Se]", {"Se"}), ("[#34]", {"Se"}), ("FC(F)F", {"C", "F"}), ("[CX3](=O)[OX2H0]", {"C", "O"}),
+    ("[C,N]", set()), ("[!#6]", set()), ("[$(CO)]", set()), ("*", set()), ("c1ccsc1", {"C", "S"}),
+])
+def test_required_elements(smarts: str, symbols: set[str]) -> None:
+    table = Chem.GetPeriodicTable()
+    expected = sum(1 << table.GetAtomicNumber(s) for s in symbols)
+    assert required_elements(Chem.MolFromSmarts(smarts)) == expected
+
+
+def test_element_prefilter_keeps_rank_order(index) -> None:
+    silicon = Chem.MolFromSmarts("[Si]")
+    has_si = np.flatnonzero(index.elements & np.uint64(1 << 14))
+    assert 0 < len(has_si) < len(index) // 10  # rare enough to take the prefiltered path
+    rows, more = index.search(silicon, 1000, [0, 1, 2], [UNMEASURED])
+    assert sorted(rows) == sorted(has_si.tolist()) and not more
+    ranks = [(index.group[r] == UNMEASURED, index.heavy[r]) for r in rows]
+    assert ranks == sorted(ranks)

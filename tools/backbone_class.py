@@ -19,7 +19,7 @@ from kb.repeat_unit import attachment_path, repeat_unit_power
 
 RDLogger.DisableLog("rdApp.*")
 
-RULE_VERSION = "1"  # bump when LINKAGES or the rule changes: cached class tables are keyed by it
+RULE_VERSION = "2"  # bump when LINKAGES or the rule changes: cached class tables are keyed by it
 
 
 @dataclass(frozen=True)
@@ -33,22 +33,24 @@ class Linkage:
     core: tuple[int, ...]
 
 
+_ACYL = "#6X3;!$([#6](~[#7])~[#7])"  # a carbonyl C bonded to one N only: isocyanurate rings are not imides
 _L = [  # priority order: the first linkage found on the backbone names the class
     ("oxazolidone", "polyoxazolidone", "oxazolidone ring N", "[CX3]1(=[OX1])[OX2][#6][#6][NX3]1", (5,)),
-    ("imide", "polyimide", "imide C(=O)-N-C(=O)", "[#6X3](=[OX1])[#7X3][#6X3]=[OX1]", (2,)),
+    ("imide", "polyimide", "imide C(=O)-N-C(=O)", f"[{_ACYL}](=[OX1])[#7X3][{_ACYL}]=[OX1]", (2,)),
     ("urethane", "polyurethane", "urethane O-C(=O)-N", "[OX2,SX2][CX3](=[OX1,SX1])[NX3]", (0, 1, 3)),
     ("urea", "polyurea", "urea N-C(=O)-N", "[NX3][CX3](=[OX1])[NX3]", (0, 1, 3)),
     ("carbonate", "polycarbonate", "carbonate O-C(=O)-O", "[OX2][CX3](=[OX1])[OX2]", (0, 1, 3)),
     ("anhydride", "polyanhydride", "anhydride C(=O)-O-C(=O)", "[CX3](=[OX1])[OX2][CX3]=[OX1]", (0, 2, 3)),
-    ("ester", "polyester", "ester C(=O)-O", "[#6][CX3](=[OX1])[OX2][#6]", (1, 3)),
+    ("ester", "polyester", "ester C(=O)-O (or thioester)", "[#6][CX3](=[OX1])[OX2,SX2][#6]", (1, 3)),
     ("amide", "polyamide", "amide C(=O)-N", "[#6][CX3](=[OX1])[NX3]", (1, 3)),
     ("sulfone", "polysulfone", "sulfone S(=O)(=O)", "[#6][SX4](=[OX1])(=[OX1])[#6]", (1,)),
     ("siloxane", "polysiloxane", "siloxane Si-O-Si", "[Si][OX2][Si]", (0, 1, 2)),
     ("ether", "polyether", "ether C-O-C", "[OX2;!$(O[#6]=[O,S,N])]([#6])[#6]", (0,)),
     ("ketone", "polyketone", "ketone C-C(=O)-C", "[#6][CX3](=[OX1])[#6]", (1,)),
-    ("thioether", "polysulfide", "thioether C-S-C", "[SX2]([#6])[#6]", (0,)),
+    ("thioether", "polysulfide", "thioether C-S-C", "[SX2;!$(S[#6]=[O,S,N])]([#6])[#6]", (0,)),
     ("imine", "polyimine", "imine C=N", "[CX3]=[NX2]", (0, 1)),
     ("phosphazene", "polyphosphazene", "phosphazene P=N", "[P]=[NX2]", (0, 1)),
+    ("amine", "polyamine", "amine C-N(-)-C", "[NX3;!$(N~[#6,#15,#16]=[O,S,N])]([#6])[#6]", (0,)),
 ]
 LINKAGES: tuple[Linkage, ...] = tuple(Linkage(n, c, t, Chem.MolFromSmarts(s), core) for n, c, t, s, core in _L)
 POLYMER_CLASSES: tuple[str, ...] = (*dict.fromkeys(lk.polymer_class for lk in LINKAGES), "polyolefin",
@@ -99,6 +101,9 @@ def classify_backbone(unit: Chem.Mol, status: str) -> ClassVerdict:
     hetero = sorted({chain.GetAtomWithIdx(i).GetSymbol() for i in backbone} - {"C"})
     if not hetero:
         return _carbon_verdict(chain, list(backbone))
+    if all(chain.GetAtomWithIdx(i).GetIsAromatic() for i in backbone if chain.GetAtomWithIdx(i).GetAtomicNum() != 6):
+        return ClassVerdict("polyarylene", f"backbone of carbon and aromatic rings (with {', '.join(hetero)} "
+                            "only inside aromatic rings) -> polyarylene")
     return ClassVerdict("other", f"backbone holds {', '.join(hetero)} but no known linkage -> other")
 
 

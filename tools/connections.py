@@ -52,8 +52,8 @@ def _opened(view: KBView) -> _Open:
     if entry is not None:
         entry.con.close()
     con = view.connect()
-    row = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()
-    entry = _Open(con, signature, row[0] if row else "unknown")
+    rows = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchall()
+    entry = _Open(con, signature, rows[0][0] if rows else "unknown")
     cache[view] = entry
     logger.debug("opened %s (kb_version %s, hidden %s)", view.paths.db, entry.kb_version,
                  sorted(view.hidden_splits))
@@ -63,6 +63,13 @@ def _opened(view: KBView) -> _Open:
 def connection(view: KBView) -> duckdb.DuckDBPyConnection:
     """A read-only connection of this view for the calling thread (do not close it; it is reused)."""
     return _opened(view).con
+
+
+def first_row(view: KBView, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, or None. Fetches to the end: DuckDB refuses register() and other work
+    on a connection that still holds an unfinished result (a bare fetchone() leaves one)."""
+    rows = connection(view).execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
 
 
 def kb_version(view: KBView) -> str:

@@ -3,18 +3,25 @@
 User values (bounds, kinds, classes, licence text) only ever travel as parameters. The only text put into
 the SQL are column names taken from kb.features.GROUP_COLUMNS (an allow-list) and fixed fragments.
 Range bounds in any unit are converted to the property's canonical unit first. A range holds for a polymer
-when its median (per kind, over visible measurements passing the kind / licence filters) lies in it.
+when its median (per kind, over visible measurements passing the kind / licence filters) lies in it. A class
+holds when SMiPoly generated the polymer with that class or the backbone rule gives it (tools.backbone_class,
+read from the structure index); those ids are registered as Arrow tables, not sent as text.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
 from kb.features import FEATURE_COLUMNS, GROUP_COLUMNS
 from kb.units import UnitError, convert
 from tools.backbone_class import POLYMER_CLASSES
-from tools.connections import connection
+from tools.connections import connection, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
-from tools.resolve import checked_property, close_names
+from tools.resolve import checked_property, close_names, smipoly_ids
 from tools.schema import Constraint
 from tools.structure_index import structure_index
 
@@ -24,7 +31,7 @@ GROUP_ALIASES = {"fluorine": "fluoro", "chlorine": "chloro", "bromine": "bromo",
                  "carboxyl": "carboxylic_acid", "acid": "carboxylic_acid", "sulfide": "thioether",
                  "carbamate": "urethane", "cyano": "nitrile", "halogen": "halogens"}
 _EXTRA_COLUMNS = {"halogens": "halogens"}  # feature columns usable as groups beyond GROUP_COLUMNS
-_CLASS_TABLE = "tool_backbone_class"
+_CLASS_IDS: dict[tuple[str, str, str], pa.Table] = {}
 
 
 def group_column(name: str) -> str:
@@ -51,10 +58,38 @@ def checked_class(name: str) -> str:
     raise ToolError(f"unknown polymer class {name!r}; {hint}classes are: {', '.join(POLYMER_CLASSES)}")
 
 
+@dataclass(frozen=True)
+class RangeFilter:
+    """The visible measurements one property range looks at: SQL selecting polymer_id, kind, value, source."""
+
+    prop: str
+    sql: str
+    params: list
+
+
+@dataclass(frozen=True)
+class FindQuery:
+    """The constraint query and, per property range, the measurements it looked at (for the sources)."""
+
+    sql: str
+    params: list
+    ranges: list[RangeFilter]
+
+    def sources_sql(self, polymer_ids: list[int]) -> tuple[str, list]:
+        """SQL of (range index, polymer_id, kind, sources) for the matches only: string_agg over every
+        candidate would double the cost of the main query."""
+        parts, params = [], []
+        for i, r in enumerate(self.ranges):
+            parts.append(f"SELECT {i} AS r, polymer_id, kind, string_agg(DISTINCT source_id, '; ' ORDER BY "
+                         f"source_id) FROM ({r.sql}) WHERE polymer_id IN (SELECT unnest(?::BIGINT[])) GROUP BY ALL")
+            params += [*r.params, polymer_ids]
+        return " UNION ALL ".join(parts), params
+
+
 def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, rank_kind: str | None,
-             descending: bool, limit: int) -> tuple[str, list, list[str]]:
-    """(SQL, parameters, property of each hits column) selecting polymer_id, key, name, split, visible
-    measurement count, rank value, total matches, then one list of {kind, value, n, sources} per range."""
+             descending: bool, limit: int) -> FindQuery:
+    """The query selecting polymer_id, key, name, split, visible measurement count, rank value, number of
+    matches, then one list of {kind, value, n} per property range, best first, at most `limit` rows."""
     kinds = [c.value for c in constraints if c.type == "data_kind"]
     licences = [c.value.lower() for c in constraints if c.type == "licence" and c.value]
     for kind in kinds:
@@ -65,10 +100,9 @@ def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, r
     joins: list[str] = []
     where: list[str] = []
     params: list = []
-    hit_columns: list[str] = []
-    range_props: list[str] = []
+    ranges: list[RangeFilter] = []
 
-    def measured(prop: str | None, kind: str | None) -> tuple[str, list]:
+    def measured(prop: str | None, kind: str | None) -> RangeFilter:
         """Visible measurements of a property (any if None) passing the kind and licence filters."""
         sql = "SELECT polymer_id, kind, value, source_id FROM measurements WHERE " + (
             "property = ?" if prop else "TRUE")
@@ -77,23 +111,20 @@ def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, r
             sql, args = sql + " AND kind = ?", args + [kind]
         for text in licences:
             sql, args = sql + " AND contains(lower(licence), ?)", args + [text]
-        return sql, args
+        return RangeFilter(prop or "", sql, args)
 
     for i, c in enumerate(c for c in constraints if c.type == "property_range"):
         prop = checked_property(c.property or "")
         low, high = (_canonical(prop.name, prop.unit, bound, c.unit) for bound in (c.min, c.max))
-        base, base_params = measured(prop.name, c.kind or (kinds[0] if kinds else None))
+        base = measured(prop.name, c.kind or (kinds[0] if kinds else None))
         ctes.append(f"""r{i} AS (
-            SELECT polymer_id, list(struct_pack(kind := kind, value := value, n := n, sources := sources)
-                                    ORDER BY kind) AS hits
-            FROM (SELECT polymer_id, kind, median(value) AS value, count(*) AS n,
-                         string_agg(DISTINCT source_id, '; ' ORDER BY source_id) AS sources
-                  FROM ({base}) GROUP BY polymer_id, kind)
+            SELECT polymer_id, list(struct_pack(kind := kind, value := value, n := n) ORDER BY kind) AS hits
+            FROM (SELECT polymer_id, kind, median(value) AS value, count(*) AS n FROM ({base.sql})
+                  GROUP BY polymer_id, kind)
             WHERE (? IS NULL OR value >= ?) AND (? IS NULL OR value <= ?) GROUP BY polymer_id)""")
-        cte_params += base_params + [low, low, high, high]
+        cte_params += [*base.params, low, low, high, high]
         joins.append(f"JOIN r{i} USING (polymer_id)")
-        hit_columns.append(f"r{i}.hits")
-        range_props.append(prop.name)
+        ranges.append(base)
     groups = [c for c in constraints if c.type in ("require_group", "forbid_group")]
     if groups:
         joins.append("JOIN features f USING (polymer_id)")
@@ -101,24 +132,20 @@ def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, r
             column = group_column(c.group or "")
             assert column in FEATURE_COLUMNS  # allow-listed: the only text that enters the SQL
             where.append(f"f.{column} > 0" if c.type == "require_group" else f"f.{column} = 0")
-    for c in (c for c in constraints if c.type == "polymer_class"):
-        name = checked_class(c.value or "")
-        connection(view).register(_CLASS_TABLE, structure_index(view).class_table())
-        where.append(f"(p.polymer_id IN (SELECT polymer_id FROM polymer_monomers WHERE polymer_class = ?) "
-                     f"OR p.polymer_id IN (SELECT polymer_id FROM {_CLASS_TABLE} WHERE polymer_class = ?))")
-        params += [name, name]
+    for i, c in enumerate(c for c in constraints if c.type == "polymer_class"):
+        connection(view).register(f"tool_class_{i}", class_ids(view, checked_class(c.value or "")))
+        where.append(f"p.polymer_id IN (SELECT polymer_id FROM tool_class_{i})")
     for kind in kinds or ([None] if licences else []):
-        sub, sub_params = measured(None, kind)
-        where.append(f"p.polymer_id IN (SELECT polymer_id FROM ({sub}))")
-        params += sub_params
+        sub = measured(None, kind)
+        where.append(f"p.polymer_id IN (SELECT polymer_id FROM ({sub.sql}))")
+        params += sub.params
     order = "n_visible DESC"
     rank_select = "NULL::DOUBLE"
     if rank_by:
-        prop = checked_property(rank_by)
-        base, base_params = measured(prop.name, rank_kind or (kinds[0] if kinds else None))
+        base = measured(checked_property(rank_by).name, rank_kind or (kinds[0] if kinds else None))
         ctes.append(f"""rk AS (SELECT polymer_id, arg_min(value, {KIND_ORDER}) AS rank_value
-            FROM (SELECT polymer_id, kind, median(value) AS value FROM ({base}) GROUP BY 1, 2) GROUP BY 1)""")
-        cte_params += base_params
+            FROM (SELECT polymer_id, kind, median(value) AS value FROM ({base.sql}) GROUP BY 1, 2) GROUP BY 1)""")
+        cte_params += base.params
         joins.append("LEFT JOIN rk USING (polymer_id)")
         rank_select = "rk.rank_value"
         order = f"rk.rank_value {'DESC' if descending else 'ASC'} NULLS LAST, n_visible DESC"
@@ -126,11 +153,20 @@ def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, r
     visible_n = ("CASE WHEN p.split IN (SELECT unnest(?::VARCHAR[])) THEN 0 ELSE p.n_measurements END"
                  if hidden else "p.n_measurements")
     select = ", ".join(["p.polymer_id", "p.key", "p.name", "p.split", f"{visible_n} AS n_visible", rank_select,
-                        "count(*) OVER ()", *hit_columns])
+                        "count(*) OVER ()", *(f"r{i}.hits" for i in range(len(ranges)))])
     sql = (("WITH " + ",\n".join(ctes) + "\n") if ctes else "") + (
         f"SELECT {select} FROM polymers p {' '.join(joins)} "
         f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order}, p.polymer_id LIMIT ?")
-    return sql, cte_params + ([hidden] if hidden else []) + params + [limit], range_props
+    return FindQuery(sql, cte_params + ([hidden] if hidden else []) + params + [limit], ranges)
+
+
+def class_ids(view: KBView, polymer_class: str) -> pa.Table:
+    """Ids of the polymers of a class by SMiPoly's generation class or the backbone rule (cached)."""
+    key = (str(view.paths.db), kb_version(view), polymer_class)
+    if key not in _CLASS_IDS:
+        ids = np.union1d(structure_index(view).ids_of_class(polymer_class), smipoly_ids(view, polymer_class))
+        _CLASS_IDS[key] = pa.table({"polymer_id": pa.array(ids, pa.int64())})
+    return _CLASS_IDS[key]
 
 
 def _canonical(prop: str, canonical_unit: str, value: float | None, unit: str | None) -> float | None:

@@ -18,7 +18,7 @@ from tools.connections import connection, kb_version
 from tools.constraint_sql import find_sql
 from tools.errors import ToolError
 from tools.kb_view import KBView
-from tools.resolve import ResolvedPolymer, checked_property, resolve_polymer
+from tools.resolve import ResolvedPolymer, checked_property, resolve_polymer, smipoly_classes
 from tools.schema import Constraint, DataKind, Provenance
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def get_property_values(view: KBView, args: PropertyValuesArgs) -> PropertyValue
     prop = checked_property(args.property)
     unit = _checked_unit(prop.name, args.unit) if args.unit else prop.unit
     found = _in_kb(view, args.polymer)
-    rows = connection(view).execute(
+    rows = [] if not view.visible_split(found.split) else connection(view).execute(
         "SELECT value, kind, source_id, original_value, original_unit, temperature_k, gas, solvent, conditions, "
         "reference FROM measurements WHERE polymer_id = ? AND property = ? AND (? IS NULL OR kind = ?) "
         "ORDER BY kind, source_id, row_index", [found.polymer_id, prop.name, args.kind, args.kind]).fetchall()
@@ -213,20 +213,24 @@ def find_polymers(view: KBView, args: FindArgs) -> PolymerMatches:
     licence (text in the source licence, e.g. MIT). Ranked by `rank_by` (a property) or by number of
     measurements. Each match has key, name, split, the values that met the ranges and their sources.
     """
-    sql, params, range_props = find_sql(view, args.constraints, args.rank_by, args.rank_kind, args.descending,
-                                        args.limit)
-    rows = connection(view).execute(sql, params).fetchall()
+    query = find_sql(view, args.constraints, args.rank_by, args.rank_kind, args.descending, args.limit)
+    con = connection(view)
+    rows = con.execute(query.sql, query.params).fetchall()
+    sources: dict[tuple[int, int, str], str] = {}
+    if query.ranges and rows:
+        sql, params = query.sources_sql([r[0] for r in rows])
+        sources = {(i, pid, kind): text for i, pid, kind, text in con.execute(sql, params).fetchall()}
     matches = []
     for row in rows:
-        pid, key, name, split, n, rank_value, n_total, *hits = row
+        pid, key, name, split, n, rank_value, _, *hits = row
         values: dict[str, list[MatchValue]] = {}
-        for prop, hit in zip(range_props, hits):
-            values.setdefault(prop, []).extend(
-                MatchValue(kind=h["kind"], value=h["value"], unit=PROPERTIES[prop].unit, n=h["n"],
-                           sources=h["sources"]) for h in hit)
-        sources = sorted({s for vs in values.values() for v in vs for s in v.sources.split("; ")})
+        for i, (rng, hit) in enumerate(zip(query.ranges, hits)):
+            values.setdefault(rng.prop, []).extend(
+                MatchValue(kind=h["kind"], value=h["value"], unit=PROPERTIES[rng.prop].unit, n=h["n"],
+                           sources=sources.get((i, pid, h["kind"]), "")) for h in hit)
+        source_ids = sorted({s for vs in values.values() for v in vs for s in v.sources.split("; ") if s})
         matches.append(PolymerMatch(polymer_id=pid, key=key, name=name, split=split, n_measurements=n,
-                                    rank_value=rank_value, values=values, source_ids=sources))
+                                    rank_value=rank_value, values=values, source_ids=source_ids))
     n_total = rows[0][6] if rows else 0
     return PolymerMatches(matches=matches, n_total=n_total, constraints=[c.describe() for c in args.constraints],
                           provenance=_provenance(view, [m.polymer_id for m in matches],
@@ -265,11 +269,13 @@ def polymer_record(view: KBView, args: PolymerRecordArgs) -> PolymerRecord:
     props = [SummaryRow(property=r[0], kind=r[1], value=r[2], min_value=r[3], max_value=r[4], unit=r[5], n=r[6],
                         sources=r[7]) for r in con.execute(
         "SELECT property, kind, value, min_value, max_value, unit, n_measurements, sources FROM property_summary "
-        "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()]
+        "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()
+    ] if view.visible_split(found.split) else []  # the view hides every value of a hidden split's polymer
     monomers = [MonomerRow(role=r[0], smiles=r[1], polymer_class=r[2], cid=r[3], iupac_name=r[4]) for r in con.execute(
         "SELECT DISTINCT pm.role, pm.monomer_smiles, pm.polymer_class, m.cid, m.iupac_name FROM polymer_monomers pm "
-        "LEFT JOIN monomers m USING (monomer_id) WHERE pm.polymer_id = ? ORDER BY 1, 2", [pid]).fetchall()]
-    status = con.execute("SELECT status FROM polymers WHERE polymer_id = ?", [pid]).fetchone()[0]
+        "LEFT JOIN monomers m USING (monomer_id) WHERE pm.polymer_id = ? ORDER BY 1, 2", [pid]).fetchall()
+    ] if smipoly_classes(view, pid) else []  # skips a 1M-row scan for the polymers SMiPoly did not make
+    status = found.unit.status
     note = found.note
     if not props:
         note = ((note + "; ") if note else "") + "no visible property values for this polymer in this view"
@@ -291,13 +297,14 @@ def _in_kb(view: KBView, polymer: str | int) -> ResolvedPolymer:
 def _no_values_note(view: KBView, found: ResolvedPolymer, prop: str, kind: str | None) -> str:
     """Why the list is empty, without revealing hidden values: name the visible properties instead."""
     have = [r[0] for r in connection(view).execute(
-        "SELECT DISTINCT property FROM property_summary WHERE polymer_id = ? ORDER BY 1",
-        [found.polymer_id]).fetchall()]
+        "SELECT DISTINCT property FROM measurements WHERE polymer_id = ? ORDER BY 1",
+        [found.polymer_id]).fetchall()] if view.visible_split(found.split) else []
     what = f"{kind} {prop}" if kind else prop
     if not have:
         return f"no visible measurements of {what} for polymer {found.polymer_id} in this view"
+    more = f" and {len(have) - 12} more" if len(have) > 12 else ""
     return (f"no visible measurements of {what} for polymer {found.polymer_id}; "
-            f"it has values of: {', '.join(have)}")
+            f"it has values of: {', '.join(have[:12])}{more}")
 
 
 def _checked_unit(prop: str, unit: str) -> str:

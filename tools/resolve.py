@@ -10,18 +10,22 @@ import difflib
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from rdkit import Chem, RDLogger
 
 from kb.assemble import polymer_id_of
 from kb.errors import InvalidPolymerError, UnknownPropertyError
 from kb.properties import PropertyDef, get_property
 from kb.repeat_unit import RepeatUnit, to_repeat_unit
-from tools.connections import connection
+from tools.connections import connection, first_row, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
 
 RDLogger.DisableLog("rdApp.*")
 
+SMIPOLY_CLASSES = ("polyolefin", "polyester", "polyether", "polyamide", "polyimide", "polyurethane",
+                   "polyoxazolidone")
+_SMIPOLY: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 HOW_TO = ("write the repeat unit as SMILES with two * ends, like *CC(*)c1ccccc1 (polystyrene) "
           "or *CCOC(=O)c1ccc(cc1)C(*)=O (PET)")
 
@@ -47,10 +51,9 @@ def checked_unit(text: str) -> RepeatUnit:
 
 def resolve_polymer(view: KBView, text: str | int) -> ResolvedPolymer:
     """A polymer given as KB id, repeat-unit SMILES or KB name; ToolError naming what would work."""
-    con = connection(view)
     if isinstance(text, int) or str(text).strip().isdigit():
-        row = con.execute("SELECT polymer_id, key, status, n_attachments, name, split FROM polymers "
-                          "WHERE polymer_id = ?", [int(text)]).fetchone()
+        row = first_row(view, "SELECT polymer_id, key, status, n_attachments, name, split FROM polymers "
+                        "WHERE polymer_id = ?", [int(text)])
         if row is None:
             raise ToolError(f"no polymer with id {text} in the KB; give a repeat-unit SMILES or a name instead")
         return ResolvedPolymer(RepeatUnit(row[1], row[2], row[3]), row[0], row[4], row[5])
@@ -59,8 +62,13 @@ def resolve_polymer(view: KBView, text: str | int) -> ResolvedPolymer:
         unit = to_repeat_unit(text)
     except InvalidPolymerError as exc:
         return _by_name(view, text, exc.reason)
-    row = con.execute("SELECT polymer_id, key, name, split FROM polymers WHERE polymer_id = ?",
-                      [polymer_id_of(unit.key)]).fetchone()
+    return kb_polymer(view, unit)
+
+
+def kb_polymer(view: KBView, unit: RepeatUnit) -> ResolvedPolymer:
+    """A canonical unit with its KB id, name and split when the KB holds it (a primary-key look-up)."""
+    row = first_row(view, "SELECT polymer_id, key, name, split FROM polymers WHERE polymer_id = ?",
+                    [polymer_id_of(unit.key)])
     if row is None or row[1] != unit.key:
         return ResolvedPolymer(unit)
     return ResolvedPolymer(unit, row[0], row[2], row[3])
@@ -71,9 +79,8 @@ def _by_name(view: KBView, text: str, reason: str) -> ResolvedPolymer:
     rows = connection(view).execute("""
         SELECT p.polymer_id, p.key, p.status, p.n_attachments, p.name, p.split
         FROM polymers p WHERE p.polymer_id IN (SELECT polymer_id FROM polymer_names WHERE lower(name) = lower(?))
-           OR lower(p.name) = lower(?)
         ORDER BY lower(p.name) = lower(?) DESC, p.n_measurements DESC, p.polymer_id LIMIT 6""",
-                                    [text, text, text]).fetchall()
+                                    [text, text]).fetchall()  # polymers.name is always one of polymer_names
     if not rows:
         close = [r[0] for r in connection(view).execute(
             "SELECT name FROM (SELECT DISTINCT name FROM polymer_names) "
@@ -117,3 +124,32 @@ def checked_property(name: str) -> PropertyDef:
 def close_names(name: str, names: list[str], n: int = 3) -> list[str]:
     """Close matches of a name among allowed names (for did-you-mean messages)."""
     return difflib.get_close_matches(name.lower(), names, n=n, cutoff=0.5)
+
+
+def smipoly_classes(view: KBView, polymer_id: int) -> list[str]:
+    """The SMiPoly polymerization classes that make a KB polymer ([] when SMiPoly did not generate it)."""
+    ids, bits = _smipoly_table(view)
+    pos = int(np.searchsorted(ids, polymer_id))
+    if pos == len(ids) or ids[pos] != polymer_id:
+        return []
+    return [name for i, name in enumerate(SMIPOLY_CLASSES) if int(bits[pos]) >> i & 1]
+
+
+def smipoly_ids(view: KBView, polymer_class: str) -> np.ndarray:
+    """Sorted ids of the KB polymers SMiPoly generated with this class (empty for other classes)."""
+    ids, bits = _smipoly_table(view)
+    if polymer_class not in SMIPOLY_CLASSES:
+        return ids[:0]
+    return ids[(bits >> SMIPOLY_CLASSES.index(polymer_class)) & 1 == 1]
+
+
+def _smipoly_table(view: KBView) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted polymer ids, class bit mask) of polymer_monomers, read once per KB version (~0.3 s)."""
+    key = (str(view.paths.db), kb_version(view))
+    if key not in _SMIPOLY:
+        cases = " ".join(f"WHEN '{name}' THEN {1 << i}" for i, name in enumerate(SMIPOLY_CLASSES))
+        got = connection(view).execute(
+            f"SELECT polymer_id, bit_or(CASE polymer_class {cases} ELSE 0 END)::UTINYINT AS bits "
+            "FROM polymer_monomers GROUP BY polymer_id ORDER BY polymer_id").fetchnumpy()
+        _SMIPOLY[key] = (np.asarray(got["polymer_id"], dtype=np.int64), np.asarray(got["bits"], dtype=np.uint8))
+    return _SMIPOLY[key]

@@ -23,7 +23,14 @@ from tools.backbone_class import backbone_class, classify_backbone
 from tools.connections import connection, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
-from tools.resolve import HOW_TO, checked_property, resolve_polymer, syntax_detail
+from tools.resolve import (
+    HOW_TO,
+    checked_property,
+    kb_polymer,
+    resolve_polymer,
+    smipoly_classes,
+    syntax_detail,
+)
 from tools.schema import Provenance
 from tools.structure_index import MEASURED_GROUPS, UNMEASURED, structure_index
 
@@ -35,6 +42,7 @@ DESCRIBED_FEATURES = ("formula", "mw", "heavy_atoms", "rings", "aromatic_rings",
                       "backbone_atoms", "sidechain_atoms", "backbone_aromatic")
 _GROUP_NAMES = {column: name for name, column in GROUP_COLUMNS.items()}
 _DUMMY_SMARTS = re.compile(r"\[#0\]")
+_PROPERTY_ROWS: dict[tuple, np.ndarray] = {}
 
 
 # --- the tools ---------------------------------------------------------------------------------------
@@ -156,7 +164,7 @@ def validate_polymer(view: KBView | None, args: ValidateArgs) -> ValidationResul
         result.problem = "no attachment point (*): a small molecule, not a repeat unit"
         result.hint = "mark the two bonding ends with *, e.g. styrene C=Cc1ccccc1 -> *CC(*)c1ccccc1"
     if view is not None:
-        found = resolve_polymer(view, unit.key)
+        found = kb_polymer(view, unit)
         result.polymer_id, result.name = found.polymer_id, found.name
         result.provenance = _provenance(view, [found.polymer_id] if found.polymer_id else [])
     return result
@@ -186,11 +194,7 @@ def describe_polymer(view: KBView, args: DescribeArgs) -> Description:
     except InvalidPolymerError as exc:
         raise ToolError(f"cannot describe {unit.key!r}: {exc.reason}; {HOW_TO}") from None
     verdict = classify_backbone(to_mol(unit.key), unit.status)
-    kb_classes: list[str] = []
-    if found.polymer_id is not None:
-        kb_classes = [r[0] for r in connection(view).execute(
-            "SELECT DISTINCT polymer_class FROM polymer_monomers WHERE polymer_id = ? ORDER BY 1",
-            [found.polymer_id]).fetchall()]
+    kb_classes = smipoly_classes(view, found.polymer_id) if found.polymer_id is not None else []
     groups = {_GROUP_NAMES[c]: int(v) for c, v in values.items() if c in _GROUP_NAMES and v}
     return Description(
         key=unit.key, status=unit.status, polymer_id=found.polymer_id, name=found.name,
@@ -224,7 +228,7 @@ def compare_polymers(view: KBView, args: CompareArgs) -> Comparison:
     changes = {_GROUP_NAMES[c]: int(fb[c] or 0) - int(fa[c] or 0) for c in _GROUP_NAMES}
     deltas = {k: FeatureDelta(a=float(fa[k]), b=float(fb[k]), delta=round(float(fb[k]) - float(fa[k]), 4))
               for k in _COMPARED if fa[k] is not None and fb[k] is not None and fa[k] != fb[k]}
-    ids = [p.polymer_id for p in (a, b) if p.polymer_id is not None]
+    ids = list(dict.fromkeys(p.polymer_id for p in (a, b) if p.polymer_id is not None))
     return Comparison(
         key_a=a.unit.key, key_b=b.unit.key, same_polymer=a.unit.key == b.unit.key, tanimoto=round(tanimoto, 4),
         groups_gained={k: v for k, v in changes.items() if v > 0},
@@ -246,12 +250,7 @@ def substructure_search(view: KBView, args: SubstructureArgs) -> SubstructureHit
     index = structure_index(view)
     visible = [g for s, g in MEASURED_GROUPS.items() if view.visible_split(s)]
     hidden = [g for s, g in MEASURED_GROUPS.items() if not view.visible_split(s)]
-    candidates = None
-    if args.with_property:
-        prop = checked_property(args.with_property)
-        ids = [r[0] for r in connection(view).execute(
-            "SELECT DISTINCT polymer_id FROM measurements WHERE property = ?", [prop.name]).fetchall()]
-        candidates = index.rows_of(ids)
+    candidates = _rows_with(view, checked_property(args.with_property).name) if args.with_property else None
     rows, more = index.search(query, args.limit, visible, hidden + [UNMEASURED], candidates)
     hit_ids = [int(index.ids[r]) for r in rows]
     meta = {r[0]: r[1:] for r in connection(view).execute(
@@ -265,6 +264,17 @@ def substructure_search(view: KBView, args: SubstructureArgs) -> SubstructureHit
         f" and has a visible {args.with_property} value" if args.with_property else "")
     return SubstructureHits(query=smarts, hits=hits, more_available=more, note=note,
                             provenance=_provenance(view, hit_ids))
+
+
+def _rows_with(view: KBView, prop: str) -> np.ndarray:
+    """Index rows of the polymers with a visible value of `prop` (cached: a KB version never changes)."""
+    key = (str(view.paths.db), kb_version(view), view.hidden_splits, prop)
+    rows = _PROPERTY_ROWS.get(key)
+    if rows is None:
+        ids = [r[0] for r in connection(view).execute(
+            "SELECT DISTINCT polymer_id FROM measurements WHERE property = ?", [prop]).fetchall()]
+        rows = _PROPERTY_ROWS[key] = structure_index(view).rows_of(ids)
+    return rows
 
 
 def fragment_query(text: str, query_type: str = "auto") -> tuple[Chem.Mol, str]:

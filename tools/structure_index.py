@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -39,15 +40,19 @@ from tools.kb_view import KBView
 RDLogger.DisableLog("rdApp.*")
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MEASURED_GROUPS = {"train": 0, "dev": 1, "test": 2}
 UNMEASURED = 3
 PARALLEL_ABOVE = 20_000  # polymers; fewer are indexed in-process
+ORDERED_BELOW = 20_000  # an element prefilter leaving fewer rows searches just those, in rank order
+_COMMON_ELEMENTS = (1 << 6) | (1 << 7) | (1 << 8)  # C, N, O: nearly every polymer, not worth a prefilter
 _LIB, _ARRAYS = "substructure.lib", "arrays.npz"
 _LOADED: dict[tuple[str, str], StructureIndex] = {}
 _BUILD_LOCK = threading.Lock()
 _PARAMS = Chem.SubstructMatchParameters()
 _PARAMS.useChirality = False  # keys carry no stereo
+_THREADS = min(os.cpu_count() or 1, 4)
+_ELEMENT_QUERY = re.compile(r"^\[?(?:\d*)(?:#(\d+)|([A-Z][a-z]?|se|as|[cnopsb]))")
 
 
 @dataclass
@@ -60,6 +65,7 @@ class StructureIndex:
     group: np.ndarray
     class_code: np.ndarray
     class_names: tuple[str, ...]
+    elements: np.ndarray  # uint64 per row: bit min(Z, 63) set for every element present
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -103,34 +109,46 @@ class StructureIndex:
                candidates: np.ndarray | None = None) -> tuple[list[int], bool]:
         """Rows matching the query, best first, at most `limit`, and whether more exist.
 
-        Without candidates: groups `first` (merged by size) rank before groups `rest`. With candidate
-        rows: only those are searched, by size.
+        Groups `first` (merged by size) rank before groups `rest`. With candidate rows only those are
+        searched; so are the rows holding every element the query requires, when they are few.
         """
-        threads = min(os.cpu_count() or 1, 4)
-        if candidates is not None:
-            order = candidates[np.lexsort((self.ids[candidates], self.heavy[candidates]))]
-            if not len(order):
-                return [], False
-            with self.lock:  # the search order is library state
-                self.library.SetSearchOrder([int(r) for r in order])
-                try:
-                    rows = list(self.library.GetMatches(query, _PARAMS, threads, limit + 1))
-                finally:
-                    self.library.SetSearchOrder([])
-            return rows[:limit], len(rows) > limit
-        found: list[int] = []
-        for tier in (first, rest):
-            need = limit - len(found)
-            if need < 0:
-                break
-            hits: list[int] = []
-            for g in tier:
-                start, end = self.bounds[g]
-                if end > start:
-                    hits += self.library.GetMatches(query, start, end, _PARAMS, threads, need + 1)
-            hits.sort(key=lambda r: (self.heavy[r], self.ids[r]))
-            found += hits[: need + 1]
+        required = required_elements(query)
+        if required & ~_COMMON_ELEMENTS:
+            subset = np.flatnonzero((self.elements & np.uint64(required)) == np.uint64(required))
+            if candidates is not None:
+                candidates = np.intersect1d(candidates, subset)
+            elif len(subset) < ORDERED_BELOW:
+                candidates = subset
+        with self.lock:  # a search order is library state: one search at a time
+            if candidates is not None:
+                return self._search_order(query, limit, candidates, first)
+            found: list[int] = []
+            for tier in (first, rest):
+                need = limit - len(found)
+                if need < 0:
+                    break
+                hits: list[int] = []
+                for g in tier:
+                    start, end = self.bounds[g]
+                    if end > start:
+                        hits += self.library.GetMatches(query, start, end, _PARAMS, _THREADS, need + 1)
+                hits.sort(key=lambda r: (self.heavy[r], self.ids[r]))
+                found += hits[: need + 1]
         return found[:limit], len(found) > limit
+
+    def _search_order(self, query: Chem.Mol, limit: int, candidates: np.ndarray,
+                      first: Sequence[int]) -> tuple[list[int], bool]:
+        """Search only the candidate rows in rank order (caller holds the lock)."""
+        later = ~np.isin(self.group[candidates], np.asarray(first, dtype=np.int8))
+        order = candidates[np.lexsort((self.ids[candidates], self.heavy[candidates], later))]
+        if not len(order):
+            return [], False
+        self.library.SetSearchOrder([int(r) for r in order])
+        try:
+            rows = list(self.library.GetMatches(query, _PARAMS, _THREADS, limit + 1))
+        finally:
+            self.library.SetSearchOrder([])
+        return rows[:limit], len(rows) > limit
 
 
 def structure_index(view: KBView) -> StructureIndex:
@@ -158,7 +176,7 @@ def load_structure_index(folder: Path) -> StructureIndex:
         raise PolyBenchError(f"{folder} holds a structure index of another schema version; delete it")
     library = rdSubstructLibrary.SubstructLibrary((folder / _LIB).read_bytes())
     return StructureIndex(library, arrays["ids"], arrays["heavy"], arrays["group"], arrays["class_code"],
-                          tuple(str(n) for n in arrays["class_names"]))
+                          tuple(str(n) for n in arrays["class_names"]), arrays["elements"])
 
 
 def build_structure_index(view: KBView, folder: Path, n_jobs: int | None = None) -> None:
@@ -182,14 +200,15 @@ def build_structure_index(view: KBView, folder: Path, n_jobs: int | None = None)
     else:
         results = [_index_chunk(chunk) for chunk in chunks]
     holder, fps = rdSubstructLibrary.CachedTrustedSmilesMolHolder(), rdSubstructLibrary.PatternHolder()
-    keep, classes = [], []
-    for i, (smiles, fp, polymer_class) in enumerate(item for chunk in results for item in chunk):
+    keep, classes, elements = [], [], []
+    for i, (smiles, fp, polymer_class, mask) in enumerate(item for chunk in results for item in chunk):
         if smiles is None:
             continue
         holder.AddSmiles(smiles)
         fps.AddFingerprint(DataStructs.ExplicitBitVect(fp))
         keep.append(i)
         classes.append(polymer_class)
+        elements.append(mask)
     names = tuple(sorted({c for c in classes if c}))
     codes = np.array([names.index(c) if c else -1 for c in classes], dtype=np.int8)
     table = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[4] for r in rows], dtype=np.int32), \
@@ -200,7 +219,7 @@ def build_structure_index(view: KBView, folder: Path, n_jobs: int | None = None)
     tmp.mkdir(parents=True)
     (tmp / _LIB).write_bytes(rdSubstructLibrary.SubstructLibrary(holder, fps).Serialize())
     np.savez(tmp / _ARRAYS, ids=ids, heavy=heavy, group=group, class_code=codes, class_names=np.array(names),
-             schema_version=np.array(SCHEMA_VERSION))
+             elements=np.array(elements, dtype=np.uint64), schema_version=np.array(SCHEMA_VERSION))
     try:
         tmp.rename(folder)
     except OSError:  # another process finished first: keep its index
@@ -214,10 +233,48 @@ def search_mol(unit: Chem.Mol, status: str) -> Chem.Mol:
     return repeat_unit_power(unit, 2) if status == "linear" else unit
 
 
-def _index_chunk(items: list[tuple[str, str]]) -> list[tuple[str | None, bytes, str | None]]:
-    """(search SMILES, pattern fingerprint bytes, class) per (key, status); (None, b"", None) if unusable."""
+def required_elements(query: Chem.Mol) -> int:
+    """Element bits (as in StructureIndex.elements) every match of a query must contain.
+
+    Only atoms whose SMARTS starts with one element (``[#34]``, ``[Se]``, ``[C&X3]``) count; OR lists,
+    negated or recursive atoms require nothing, so the prefilter never drops a true match.
+    """
+    mask = 0
+    for atom in query.GetAtoms():
+        smarts = atom.GetSmarts()
+        if "," in smarts:  # an OR of atoms requires no single element
+            continue
+        match = _ELEMENT_QUERY.match(smarts)
+        if match is None:
+            continue
+        number = int(match.group(1)) if match.group(1) else _atomic_number(match.group(2))
+        if number > 0:
+            mask |= 1 << min(number, 63)
+    return mask
+
+
+def _atomic_number(symbol: str) -> int:
+    """Atomic number of an element symbol (aromatic lower case too), 0 if it is not one."""
+    if symbol in ("R", "D", "X", "H", "A", "a", "r", "v", "x", "h"):
+        return 0
+    try:
+        return Chem.GetPeriodicTable().GetAtomicNumber(symbol[0].upper() + symbol[1:])
+    except RuntimeError:
+        return 0
+
+
+def _element_mask(mol: Chem.Mol) -> int:
+    mask = 0
+    for atom in mol.GetAtoms():
+        if atom.GetAtomicNum() > 0:
+            mask |= 1 << min(atom.GetAtomicNum(), 63)
+    return mask
+
+
+def _index_chunk(items: list[tuple[str, str]]) -> list[tuple[str | None, bytes, str | None, int]]:
+    """(search SMILES, pattern fingerprint, class, element bits) per (key, status); None SMILES if unusable."""
     maker = rdSubstructLibrary.PatternHolder()
-    out: list[tuple[str | None, bytes, str | None]] = []
+    out: list[tuple[str | None, bytes, str | None, int]] = []
     for key, status in items:
         try:
             unit = to_mol(key)
@@ -225,7 +282,8 @@ def _index_chunk(items: list[tuple[str, str]]) -> list[tuple[str | None, bytes, 
             polymer_class = backbone_class(unit, status)
         except (InvalidPolymerError, RuntimeError, ValueError) as exc:
             logger.debug("not indexed %s: %s", key, exc)
-            out.append((None, b"", None))
+            out.append((None, b"", None, 0))
             continue
-        out.append((Chem.MolToSmiles(mol), maker.MakeFingerprint(mol).ToBinary(), polymer_class))
+        out.append((Chem.MolToSmiles(mol), maker.MakeFingerprint(mol).ToBinary(), polymer_class,
+                    _element_mask(unit)))
     return out

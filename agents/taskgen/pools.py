@@ -5,7 +5,7 @@ A pool holds only its split's polymers, so a template cannot draw a polymer from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,8 @@ class Pools:
     values: pd.DataFrame       # property_summary rows of this split: polymer_id, property, kind, value, unit, ...
     links: pd.DataFrame        # polymer_id, polymer_class, mon1, mon2 (SMILES), mon1_name, mon2_name, classes
     monomers: pd.DataFrame     # the SMiPoly monomer set (not split-specific: monomers are not polymers)
+    _names: dict[int, str] | None = field(default=None, repr=False)
+    cache: dict = field(default_factory=dict, repr=False)  # per-pool lookups templates precompute once
 
     @classmethod
     def load(cls, kb_dir: Path, split: str) -> Pools:
@@ -63,5 +65,9 @@ class Pools:
 
     def display_name(self, polymer_id: int) -> str:
         """How a question shows a polymer: its name (when a source gives one) and its PSMILES."""
-        row = self.polymers.loc[polymer_id]
-        return f"{row['name']} ({row['key']})" if isinstance(row["name"], str) and row["name"] else row["key"]
+        if self._names is None:  # one vectorised pass instead of a row look-up per question
+            named = self.polymers["name"].fillna("").astype(str)
+            keys = self.polymers["key"].astype(str)
+            texts = [f"{n} ({k})" if n else k for n, k in zip(named, keys)]
+            self._names = dict(zip(self.polymers.index, texts))
+        return self._names[polymer_id]

@@ -30,10 +30,11 @@ class Job:
     template: str
     split: str
     want: int
+    round: int = 0   # round 1 tops up categories whose templates ran out of distinct tasks
 
     @property
     def file_name(self) -> str:
-        return f"{self.template}-{self.split}.jsonl"
+        return f"{self.template}-{self.split}-r{self.round}.jsonl"
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _pools(kb_dir: str, split: str) -> Pools:
 def _run(kb_dir: str, job: Job, seed: int, difficulties: tuple[int, ...] | None) -> tuple[Job, list[dict], dict]:
     from agents.graph_taskgen import run_job
 
-    state = run_job(TemplateContext(_pools(kb_dir, job.split)), job.template, job.want, seed)
+    state = run_job(TemplateContext(_pools(kb_dir, job.split)), job.template, job.want, seed + 7919 * job.round)
     tasks = [t for t in state["emitted"] if difficulties is None or t.difficulty in difficulties]
     return job, [t.model_dump(mode="json") for t in tasks], state["rejections"]
 
@@ -81,6 +82,46 @@ def _run(kb_dir: str, job: Job, seed: int, difficulties: tuple[int, ...] | None)
 def _config_hash(config: TaskGenConfig, kb_version: str) -> str:
     blob = config.model_dump_json(exclude={"out_dir", "n_jobs"}) + kb_version
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def top_up_jobs(jobs: list[Job], got: dict[Job, int]) -> list[Job]:
+    """Round-1 jobs that give a category's shortfall (templates that ran dry) to its other templates."""
+    templates = load_templates()
+    extra = []
+    for split in sorted({j.split for j in jobs}):
+        for category in sorted({templates[j.template].category for j in jobs}):
+            members = [j for j in jobs if j.split == split and templates[j.template].category == category]
+            short = sum(j.want - got[j] for j in members)
+            able = [j for j in members if got[j] >= j.want]
+            if short > 0 and able:
+                share = -(-short // len(able))
+                extra += [Job(j.template, split, share, round=1) for j in able]
+    return extra
+
+
+def _run_all(config: TaskGenConfig, jobs: list[Job], job_dir: Path, progress: ProgressFn | None,
+             done_before: int, total: int) -> None:
+    """Run the jobs whose output file is missing (in worker processes), writing one file per job."""
+    difficulties = tuple(config.difficulties) if config.difficulties else None
+    todo = sorted((j for j in jobs if not (job_dir / j.file_name).exists()), key=lambda j: (j.split, j.template))
+    finished = done_before + len(jobs) - len(todo)
+
+    def record(job: Job, tasks: list[dict], rejections: dict) -> None:
+        nonlocal finished
+        write_jsonl(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
+        (job_dir / f"{job.file_name}.rejections.json").write_text(json.dumps(rejections))
+        finished += 1
+        if progress:
+            progress(finished, total)
+
+    if config.n_jobs == 1:
+        for job in todo:
+            record(*_run(str(config.kb_dir), job, config.seed, difficulties))
+        return
+    with ProcessPoolExecutor(config.n_jobs) as pool:  # sorted by split: workers reuse a split's pools
+        futures = [pool.submit(_run, str(config.kb_dir), j, config.seed, difficulties) for j in todo]
+        for future in as_completed(futures):
+            record(*future.result())
 
 
 def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> GenerationReport:
@@ -96,39 +137,21 @@ def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> Gener
     job_dir = config.out_dir / "jobs" / _config_hash(config, kb_version)
     job_dir.mkdir(parents=True, exist_ok=True)
     report = GenerationReport(0, 0.0)
-    done_jobs = [j for j in jobs if (job_dir / j.file_name).exists()]
-    report.resumed_jobs = len(done_jobs)
-    todo = [j for j in jobs if j not in done_jobs]
-    difficulties = tuple(config.difficulties) if config.difficulties else None
-    finished = len(done_jobs)
-    if progress:
-        progress(finished, len(jobs))
-
-    def record(job: Job, tasks: list[dict], rejections: dict) -> None:
-        write_jsonl(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
-        (job_dir / f"{job.file_name}.rejections.json").write_text(json.dumps(rejections))
-
-    if config.n_jobs == 1:
-        for job in todo:
-            record(*_run(str(config.kb_dir), job, config.seed, difficulties))
-            finished += 1
-            if progress:
-                progress(finished, len(jobs))
-    else:
-        todo.sort(key=lambda j: (j.split, j.template))  # workers reuse cached pools of a split
-        with ProcessPoolExecutor(config.n_jobs) as pool:
-            futures = [pool.submit(_run, str(config.kb_dir), j, config.seed, difficulties) for j in todo]
-            for future in as_completed(futures):
-                record(*future.result())
-                finished += 1
-                if progress:
-                    progress(finished, len(jobs))
+    report.resumed_jobs = sum((job_dir / j.file_name).exists() for j in jobs)
+    _run_all(config, jobs, job_dir, progress, 0, len(jobs))
+    got = {j: len(read_jsonl(job_dir / j.file_name)) for j in jobs}
+    extra = top_up_jobs(jobs, got)
+    _run_all(config, extra, job_dir, progress, len(jobs), len(jobs) + len(extra))
     tasks: list[Task] = []
-    for job in jobs:
-        job_tasks = read_jsonl(job_dir / job.file_name)
-        rejections = json.loads((job_dir / f"{job.file_name}.rejections.json").read_text())
+    seen: set[str] = set()
+    for job in jobs + extra:
+        job_tasks = [t for t in read_jsonl(job_dir / job.file_name) if t.id not in seen]
+        seen.update(t.id for t in job_tasks)
         tasks.extend(job_tasks)
-        report.per_job[f"{job.template}/{job.split}"] = {"want": job.want, "got": len(job_tasks)}
+        rejections = json.loads((job_dir / f"{job.file_name}.rejections.json").read_text())
+        entry = report.per_job.setdefault(f"{job.template}/{job.split}", {"want": 0, "got": 0})
+        entry["want"] += job.want if job.round == 0 else 0
+        entry["got"] += len(job_tasks)
         for reason, n in rejections.items():
             report.rejections[f"{job.template}: {reason}"] = report.rejections.get(f"{job.template}: {reason}", 0) + n
     write_outputs(config.out_dir, tasks, sources, kb_version, config.seed)

@@ -1,5 +1,5 @@
 """Task templates, one module per category; importing ALL_MODULES registers every template."""
 
-from agents.taskgen.templates import structural
+from agents.taskgen.templates import comparison, conceptual, design, prediction, reasoning, structural
 
-ALL_MODULES = [structural]
+ALL_MODULES = [structural, prediction, comparison, conceptual, reasoning, design]

@@ -14,8 +14,22 @@ LINKAGES = [g for g in FUNCTIONAL_GROUPS if g not in {"fluoro", "chloro", "bromo
 
 
 def _linear_ids(ctx: TemplateContext) -> np.ndarray:
-    polymers = ctx.pools.polymers
-    return polymers.index[polymers["status"] == "linear"].to_numpy()
+    """Ids of the split's linear polymers (computed once per pool)."""
+    if "linear_ids" not in ctx.pools.cache:
+        polymers = ctx.pools.polymers
+        ctx.pools.cache["linear_ids"] = polymers.index[polymers["status"] == "linear"].to_numpy()
+    return ctx.pools.cache["linear_ids"]
+
+
+def _val(ctx: TemplateContext, pid: int, column: str):
+    """One feature value of one polymer, from column arrays cached per pool (a .loc per draw is slow)."""
+    cache = ctx.pools.cache
+    if "positions" not in cache:
+        cache["positions"] = {pid: i for i, pid in enumerate(ctx.pools.polymers.index)}
+    arrays = cache.setdefault("columns", {})
+    if column not in arrays:
+        arrays[column] = ctx.pools.polymers[column].to_numpy()
+    return arrays[column][cache["positions"][pid]]
 
 
 def _pick(ctx: TemplateContext, rng: np.random.Generator, n: int = 1) -> list[int] | Rejected:
@@ -46,9 +60,9 @@ class LinkagePresent(_Base):
         picked = _pick(ctx, rng)
         if isinstance(picked, Rejected):
             return picked
-        row = ctx.pools.polymers.loc[picked[0]]
-        present = [g for g in LINKAGES if row[GROUP_COLUMNS[g]] > 0]
-        absent = [g for g in LINKAGES if row[GROUP_COLUMNS[g]] == 0]
+        counts = {g: _val(ctx, picked[0], GROUP_COLUMNS[g]) for g in LINKAGES}
+        present = [g for g in LINKAGES if counts[g] > 0]
+        absent = [g for g in LINKAGES if counts[g] == 0]
         if not present or len(absent) < 3:
             return Rejected("no linkage present or too few absent ones")
         correct = present[int(rng.integers(len(present)))]
@@ -66,8 +80,9 @@ class LinkagePresent(_Base):
                          options=options, polymer_ids=[pid])
 
     def check(self, ctx, task):
-        row = ctx.pools.polymers.loc[task.polymer_ids[0]]
-        present = [o for o in task.options or [] if row[GROUP_COLUMNS[o.split(") ", 1)[1].replace(" ", "_")]] > 0]
+        pid = task.polymer_ids[0]
+        present = [o for o in task.options or []
+                   if _val(ctx, pid, GROUP_COLUMNS[o.split(") ", 1)[1].replace(" ", "_")]) > 0]
         return None if len(present) == 1 else f"{len(present)} options are present"
 
 
@@ -83,7 +98,7 @@ class AromaticRingCount(_Base):
 
     def compose(self, ctx, draw):
         pid = draw.polymer_ids[0]
-        n = int(ctx.pools.polymers.loc[pid, "aromatic_rings"])
+        n = int(_val(ctx, pid, "aromatic_rings"))
         question = f"How many aromatic rings are in one repeat unit of {ctx.pools.display_name(pid)}?"
         return make_task(self, ctx, difficulty=1, question=question,
                          gold=Answer(type="number", number=float(n), tolerance=0.0), polymer_ids=[pid])
@@ -101,18 +116,18 @@ class RepeatUnitWeight(_Base):
 
     def compose(self, ctx, draw):
         pid = draw.polymer_ids[0]
-        row = ctx.pools.polymers.loc[pid]
+        formula, mw = _val(ctx, pid, "formula"), float(_val(ctx, pid, "mw"))
         question = (f"What is the molar mass of one repeat unit of {ctx.pools.display_name(pid)} in g/mol "
                     f"(end groups excluded)?")
         subs = [
             SubQuestion(id="formula", question="What is the molecular formula of the repeat unit?",
-                        skill="count-features", gold=Answer(type="set", items=[str(row["formula"])])),
+                        skill="count-features", gold=Answer(type="set", items=[str(formula)])),
             SubQuestion(id="mass", question="Sum the atomic masses of that formula (g/mol).", skill="compose",
-                        gold=Answer(type="number", number=round(float(row["mw"]), 2), unit="g/mol", tolerance=0.5),
+                        gold=Answer(type="number", number=round(mw, 2), unit="g/mol", tolerance=0.5),
                         depends_on=["formula"]),
         ]
         return make_task(self, ctx, difficulty=3, question=question, sub_questions=subs,
-                         gold=Answer(type="number", number=round(float(row["mw"]), 2), unit="g/mol", tolerance=0.5),
+                         gold=Answer(type="number", number=round(mw, 2), unit="g/mol", tolerance=0.5),
                          composition="the repeat-unit mass is the formula mass", polymer_ids=[pid])
 
     def compose_from_subs(self, task):
@@ -129,18 +144,17 @@ class BackboneAtoms(_Base):
         picked = _pick(ctx, rng)
         if isinstance(picked, Rejected):
             return picked
-        if ctx.pools.polymers.loc[picked[0], "sidechain_atoms"] == 0:
+        if _val(ctx, picked[0], "sidechain_atoms") == 0:
             return Rejected("no side chain: the question would be trivial")
         return Draw(picked)
 
     def compose(self, ctx, draw):
         pid = draw.polymer_ids[0]
-        row = ctx.pools.polymers.loc[pid]
         question = (f"In the repeat unit of {ctx.pools.display_name(pid)}, how many heavy atoms are in the "
                     f"backbone (on the path between the two * ends, counting every atom of a ring the path "
                     f"passes through) rather than in side chains?")
         return make_task(self, ctx, difficulty=2, question=question,
-                         gold=Answer(type="number", number=float(row["backbone_atoms"]), tolerance=0.0),
+                         gold=Answer(type="number", number=float(_val(ctx, pid, "backbone_atoms")), tolerance=0.0),
                          polymer_ids=[pid])
 
 
@@ -154,18 +168,18 @@ class MoreAromaticRings(_Base):
         picked = _pick(ctx, rng, 2)
         if isinstance(picked, Rejected):
             return picked
-        a, b = (int(ctx.pools.polymers.loc[p, "aromatic_rings"]) for p in picked)
+        a, b = (int(_val(ctx, p, "aromatic_rings")) for p in picked)
         if a == b:
             return Rejected("equal counts")
         return Draw(picked)
 
     def compose(self, ctx, draw):
         a, b = draw.polymer_ids
-        na, nb = (int(ctx.pools.polymers.loc[p, "aromatic_rings"]) for p in (a, b))
+        na, nb = (int(_val(ctx, p, "aromatic_rings")) for p in (a, b))
         subs = [
-            SubQuestion(id="count_a", question=f"How many aromatic rings are in one repeat unit of A?",
+            SubQuestion(id="count_a", question="How many aromatic rings are in one repeat unit of A?",
                         skill="count-features", gold=Answer(type="number", number=float(na), tolerance=0.0)),
-            SubQuestion(id="count_b", question=f"How many aromatic rings are in one repeat unit of B?",
+            SubQuestion(id="count_b", question="How many aromatic rings are in one repeat unit of B?",
                         skill="count-features", gold=Answer(type="number", number=float(nb), tolerance=0.0)),
             SubQuestion(id="compare", question="Is the count of A larger than the count of B?", skill="compare",
                         gold=Answer(type="yes_no", yes=na > nb), depends_on=["count_a", "count_b"]),
@@ -178,3 +192,44 @@ class MoreAromaticRings(_Base):
     def compose_from_subs(self, task):
         na, nb = task.sub_questions[0].gold.number, task.sub_questions[1].gold.number
         return Answer(type="yes_no", yes=bool(na > nb))
+
+
+def _corrupted(key: str, how: str) -> str:
+    """A deliberately broken writing of a repeat unit (the gold comes from the canonicaliser, not from `how`)."""
+    if how == "one_star":
+        return key.replace("*", "[H]", 1)
+    if how == "three_stars":
+        return key.replace("*", "*C(*)", 1)
+    if how == "unclosed_branch":
+        return key.replace(")", "", 1) if ")" in key else key + "("
+    return key
+
+
+@register
+class ValidRepeatUnit(_Base):
+    """Is this string a valid linear repeat unit (parsable, exactly two * ends)?"""
+
+    name = "valid_repeat_unit"
+    HOW = ("valid", "one_star", "three_stars", "unclosed_branch")
+
+    def sample(self, ctx, rng):
+        picked = _pick(ctx, rng)
+        if isinstance(picked, Rejected):
+            return picked
+        weights = np.array([3.0, 1.0, 1.0, 1.0]) / 6.0  # half the questions show a valid unit
+        return Draw(picked, {"how": self.HOW[int(rng.choice(len(self.HOW), p=weights))]})
+
+    def compose(self, ctx, draw):
+        from kb.errors import InvalidPolymerError
+        from kb.repeat_unit import to_repeat_unit
+
+        pid = draw.polymer_ids[0]
+        text = _corrupted(str(_val(ctx, pid, "key")), draw.params["how"])
+        try:
+            valid = to_repeat_unit(text).status == "linear"
+        except InvalidPolymerError:
+            valid = False
+        question = (f"Is `{text}` a valid repeat unit of a linear polymer (a parsable SMILES with exactly two "
+                    f"attachment points written as *)? Answer yes or no.")
+        return make_task(self, ctx, difficulty=1, question=question, gold=Answer(type="yes_no", yes=valid),
+                         polymer_ids=[pid])

@@ -1,0 +1,246 @@
+"""Category 4, property comparison and ranking: the higher / lower of two polymers, or an order of 3-5.
+
+Values are KB medians of one property and kind in the task's split. Every compared pair is `separated`
+(medians clearly different and measured ranges disjoint), so an order is never measurement noise.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from agents.schema import Answer, SubQuestion, Task
+from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, lettered, make_task
+from agents.taskgen.registry import register
+from agents.taskgen.templates.prediction import (
+    ValueIndex,
+    display_name,
+    parse_phrase,
+    pick_separated,
+    property_phrase,
+    separated,
+    sources_of,
+    unit_text,
+    value_answer,
+    value_index,
+    value_text,
+)
+from kb.properties import get_property
+from kb.units import convert
+
+# Other units a canonical unit is often reported in (for the unit-twist variant).
+ALT_UNITS: dict[str, tuple[str, ...]] = {
+    "K": ("degC", "degF"), "g/cm3": ("kg/m3",), "W/(m K)": ("mW/(m K)",), "Barrer": ("cm3(STP) cm/(cm2 s cmHg)",),
+    "J/(kg K)": ("J/(g K)",), "1/K": ("ppm/K",), "angstrom": ("nm",), "angstrom2": ("nm2",),
+    "J/cm3": ("cal/cm3",), "cm2/s": ("m2/s",), "mm2/s": ("cm2/s",),
+}
+SHOWN_UNIT = {"degC": "°C", "degF": "°F"}
+CONVERSION_TOLERANCE = 0.01  # relative, for convert-unit sub-answers
+_DIRECTION = re.compile(r"has the (higher|lower) ")
+_ORDER = re.compile(r"from (highest to lowest|lowest to highest)")
+
+
+def _medians(index: ValueIndex, ids: list[int], prop: str, kind: str) -> list[tuple[float, float, float]]:
+    return [index.rows[(pid, prop, kind)][:3] for pid in ids]
+
+
+def _all_separated(prop: str, rows: list[tuple[float, float, float]]) -> bool:
+    return all(separated(prop, rows[i], rows[j]) for i in range(len(rows)) for j in range(i + 1, len(rows)))
+
+
+def _winner(values: list[float], direction: str) -> str:
+    """Letter of the higher (or lower) of two values."""
+    return "A" if (values[0] > values[1]) == (direction == "higher") else "B"
+
+
+def _ranking(values: list[float], highest_first: bool) -> list[str]:
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=highest_first)
+    return [LETTERS[i] for i in order]
+
+
+def _sample_pair(ctx: TemplateContext, rng: np.random.Generator,
+                 units: tuple[str, ...] | None = None) -> Draw | Rejected:
+    group = value_index(ctx.pools).pick_group(rng, 2, units)
+    if group is None:
+        return Rejected("no property with 2 values in the split")
+    picked = pick_separated(group, rng, 2, tries=30)
+    if picked is None:
+        return Rejected("no clearly separated pair")
+    direction = "higher" if rng.random() < 0.5 else "lower"
+    return Draw([group.row(i)[0] for i in picked], {"prop": group.prop, "kind": group.kind, "direction": direction})
+
+
+def _lookup_subs(ctx: TemplateContext, ids: list[int], prop: str, kind: str) -> list[SubQuestion]:
+    index, phrase = value_index(ctx.pools), property_phrase(prop, kind)
+    return [SubQuestion(id=f"value_{LETTERS[i]}", skill="look-up-property",
+                        question=f"What is the {phrase} of polymer {LETTERS[i]} in {unit_text(prop)}?",
+                        gold=value_answer(prop, index.rows[(pid, prop, kind)][0])) for i, pid in enumerate(ids)]
+
+
+class _Base:
+    category = "property_comparison"
+    version = "1"
+
+    def check(self, ctx: TemplateContext, task: Task) -> str | None:
+        """The gold must follow from the KB medians of the task's polymers, every pair separated."""
+        parsed = parse_phrase(task.question)
+        if parsed is None:
+            return "no property phrase in the question"
+        rows = _medians(value_index(ctx.pools), task.polymer_ids, *parsed)
+        if not _all_separated(parsed[0], rows):
+            return "compared values are not clearly separated"
+        values = [r[0] for r in rows]
+        if task.answer_type == "ranking":
+            order = _ORDER.search(task.question)
+            if order is None:
+                return "no order in the question"
+            expected = _ranking(values, order.group(1).startswith("highest"))
+            return None if task.gold.ranking == expected else "ranking differs from the KB values"
+        direction = _DIRECTION.search(task.question)
+        if direction is None or task.gold.choice != _winner(values, direction.group(1)):
+            return "chosen polymer differs from the KB values"
+        return None
+
+    def compose_from_subs(self, task: Task) -> Answer | None:
+        return None
+
+
+@register
+class PairHigher(_Base):
+    """Which of two polymers has the higher (or lower) value of a property of one kind?"""
+
+    name = "pair_higher"
+    difficulty = 2
+
+    def sample(self, ctx, rng):
+        return _sample_pair(ctx, rng)
+
+    def subs(self, ctx: TemplateContext, draw: Draw, letter: str) -> list[SubQuestion]:
+        return []
+
+    def question(self, ctx: TemplateContext, draw: Draw) -> str:
+        phrase = property_phrase(draw.params["prop"], draw.params["kind"])
+        a, b = (display_name(ctx.pools, p) for p in draw.polymer_ids)
+        return f"Which polymer has the {draw.params['direction']} {phrase}: A) {a} or B) {b}?"
+
+    def compose(self, ctx, draw):
+        ids, prop, kind, direction = draw.polymer_ids, draw.params["prop"], draw.params["kind"], draw.params["direction"]
+        index = value_index(ctx.pools)
+        letter = _winner([r[0] for r in _medians(index, ids, prop, kind)], direction)
+        question = self.question(ctx, draw)
+        subs = self.subs(ctx, draw, letter)
+        return make_task(self, ctx, difficulty=self.difficulty, question=question,
+                         gold=Answer(type="choice", choice=letter),
+                         options=lettered([display_name(ctx.pools, p) for p in ids]), sub_questions=subs,
+                         composition=f"the polymer with the {direction} value from the steps" if subs else None,
+                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]))
+
+
+@register
+class PairHigherStepwise(PairHigher):
+    """The pair question in steps: look up both values, then compare them."""
+
+    name = "pair_higher_stepwise"
+    difficulty = 3
+
+    def question(self, ctx, draw):
+        return super().question(ctx, draw) + " Look up both values first, then compare them."
+
+    def subs(self, ctx, draw, letter):
+        direction = draw.params["direction"]
+        return [*_lookup_subs(ctx, draw.polymer_ids, draw.params["prop"], draw.params["kind"]),
+                SubQuestion(id=f"compare_{direction}", question=f"Which polymer has the {direction} value?",
+                            skill="compare", gold=Answer(type="choice", choice=letter),
+                            depends_on=["value_A", "value_B"])]
+
+    def compose_from_subs(self, task):
+        values = [s.gold.number for s in task.sub_questions[:2]]
+        return Answer(type="choice", choice=_winner(values, task.sub_questions[-1].id.split("_", 1)[1]))
+
+
+@register
+class PairHigherUnits(PairHigherStepwise):
+    """Two given values in different units (often in the misleading order): which is higher / lower?"""
+
+    name = "pair_higher_units"
+
+    def sample(self, ctx, rng):
+        draw = _sample_pair(ctx, rng, tuple(ALT_UNITS))
+        if isinstance(draw, Rejected):
+            return draw
+        unit = get_property(draw.params["prop"]).unit
+        a, b = (r[0] for r in _medians(value_index(ctx.pools), draw.polymer_ids, draw.params["prop"],
+                                       draw.params["kind"]))
+        choices = [unit, *ALT_UNITS[unit]]
+        pairs = [(ua, ub) for ua in choices for ub in choices if ua != ub]
+        misleading = [(ua, ub) for ua, ub in pairs if (convert(a, unit, ua) > convert(b, unit, ub)) != (a > b)]
+        pool = misleading if misleading and rng.random() < 0.75 else pairs
+        draw.params["units"] = list(pool[int(rng.integers(len(pool)))])
+        return draw
+
+    def shown(self, ctx: TemplateContext, draw: Draw) -> list[tuple[float, str]]:
+        """The two values as the question shows them: 4 significant digits in their units."""
+        prop, kind = draw.params["prop"], draw.params["kind"]
+        unit = get_property(prop).unit
+        rows = _medians(value_index(ctx.pools), draw.polymer_ids, prop, kind)
+        return [(float(f"{convert(r[0], unit, u):.4g}"), u) for r, u in zip(rows, draw.params["units"])]
+
+    def question(self, ctx, draw):
+        listed = "; ".join(f"polymer {LETTERS[i]}, {display_name(ctx.pools, p)}: {value_text(v, SHOWN_UNIT.get(u, u))}"
+                           for i, (p, (v, u)) in enumerate(zip(draw.polymer_ids, self.shown(ctx, draw))))
+        return (f"Two polymers and their {property_phrase(draw.params['prop'], draw.params['kind'])}: {listed}. "
+                f"Which polymer has the {draw.params['direction']} value?")
+
+    def subs(self, ctx, draw, letter):
+        unit = get_property(draw.params["prop"]).unit
+        converted = [float(f"{convert(v, u, unit):.6g}") for v, u in self.shown(ctx, draw)]
+        direction = draw.params["direction"]
+        return [*[SubQuestion(id=f"value_{LETTERS[i]}", skill="convert-unit",
+                              question=f"Convert the value of polymer {LETTERS[i]} to {unit}.",
+                              gold=Answer(type="number", number=c, unit=unit,
+                                          tolerance=CONVERSION_TOLERANCE * abs(c)))
+                  for i, c in enumerate(converted)],
+                SubQuestion(id=f"compare_{direction}", question=f"Which polymer has the {direction} value?",
+                            skill="compare", gold=Answer(type="choice", choice=letter),
+                            depends_on=["value_A", "value_B"])]
+
+
+@register
+class RankByProperty(_Base):
+    """Rank 3-5 polymers by a property of one kind (highest or lowest first); scored by accuracy and tau."""
+
+    name = "rank_by_property"
+
+    def sample(self, ctx, rng):
+        k = int(rng.choice([3, 4, 5], p=[0.4, 0.3, 0.3]))
+        group = value_index(ctx.pools).pick_group(rng, 2 * k)
+        if group is None:
+            return Rejected(f"no property with {2 * k} values in the split")
+        picked = pick_separated(group, rng, k, tries=80)
+        if picked is None:
+            return Rejected(f"no {k} clearly separated values")
+        return Draw([group.row(i)[0] for i in picked],
+                    {"prop": group.prop, "kind": group.kind, "highest_first": bool(rng.random() < 0.5)})
+
+    def compose(self, ctx, draw):
+        ids, prop, kind = draw.polymer_ids, draw.params["prop"], draw.params["kind"]
+        highest_first = draw.params["highest_first"]
+        index = value_index(ctx.pools)
+        ranking = _ranking([r[0] for r in _medians(index, ids, prop, kind)], highest_first)
+        words = "highest to lowest" if highest_first else "lowest to highest"
+        listed = "\n".join(f"{LETTERS[i]}) {display_name(ctx.pools, p)}" for i, p in enumerate(ids))
+        question = (f"Rank these polymers by their {property_phrase(prop, kind)}, from {words}. Answer with "
+                    f"their letters joined by '>' (first = {words.split()[0]}).\n{listed}")
+        gold = Answer(type="ranking", ranking=ranking)
+        subs = [*_lookup_subs(ctx, ids, prop, kind),
+                SubQuestion(id="rank_highest_first" if highest_first else "rank_lowest_first", skill="compare",
+                            question=f"Order the polymers by those values, from {words}.", gold=gold,
+                            depends_on=[f"value_{LETTERS[i]}" for i in range(len(ids))])]
+        return make_task(self, ctx, difficulty=3 if len(ids) == 3 else 4, question=question, gold=gold,
+                         sub_questions=subs, composition=f"sort the looked-up values from {words}",
+                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]))
+
+    def compose_from_subs(self, task):
+        values = [s.gold.number for s in task.sub_questions[:-1]]
+        return Answer(type="ranking", ranking=_ranking(values, task.sub_questions[-1].id == "rank_highest_first"))
