@@ -100,7 +100,7 @@ def _download_dir(config: BuildConfig) -> Path | None:
 
 
 def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn) -> pd.DataFrame:
-    """raw -> key, status, n_attachments, reason for every distinct structure string (cached)."""
+    """key, status, n_attachments, reason for every distinct structure string, indexed by it (cached)."""
     from kb.repeat_unit import RepeatUnit, batch_to_repeat_units
 
     cache = caches.FrameCache(config.paths.cache / "repeat_units.parquet", "raw")
@@ -120,7 +120,9 @@ def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn)
         "reason": [None if isinstance(r, RepeatUnit) else r for r in results],
     }).astype({"n_attachments": "Int64"})
     cache.add(new)
-    return pd.concat([f for f in (known, new) if f is not None and len(f)], ignore_index=True)
+    frames = [f for f in (known, new) if f is not None and len(f)]
+    units = pd.concat(frames, ignore_index=True) if frames else new
+    return units.drop_duplicates("raw").set_index("raw")
 
 
 def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.DataFrame:
@@ -218,7 +220,7 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
     t = lap("read sources", t)
     polymer_strings = sorted({s for f, p in zip(files, parsed) if f.reader != "smipoly_monomers"
                               for s in p.rows["smiles"]})
-    units = _repeat_units(polymer_strings, config, progress).drop_duplicates("raw").set_index("raw")
+    units = _repeat_units(polymer_strings, config, progress)
     t = lap("repeat units", t)
     tables = Tables()
     order = sorted(range(len(files)), key=lambda i: files[i].reader != "smipoly_monomers")  # monomers first

@@ -26,14 +26,14 @@ SCHEMA_VERSION = 1
 N_BITS = 2048
 N_BYTES = N_BITS // 8
 EXACT_BELOW = 16_384          # fewer rows than this: no quantizer, every search is exact (~1 ms)
-MIN_NPROBE = 16               # measured on 576k polymers, nlist 1024: recall@10 0.981 at 1.2 ms p50
+MIN_NPROBE = 16               # measured on 576k polymers, nlist 1024: recall@10 0.981, p50 1.2-1.6 ms
 MIN_SCAN = 8192               # ...and on smaller sets probe at least this many rows (20k: recall 0.93 -> 0.99)
 FOLD_DIMS = 256               # 2048 bits summed in 8 blocks -> counts 0..8 per dimension
 TRAIN_POINTS_PER_CELL = 40    # k-means training subsample per centroid
 KMEANS_ITERATIONS = 20
 BRUTE_ALLOWED_BELOW = 4096    # an allow-list this small is scanned exactly instead of probing cells,
 BRUTE_RATIO = 2.0             # ...as is one under 2x the rows a filtered probe ranks (as fast, exact)
-FILTER_FACTOR = 3.0           # filtered search probes 3x cells per allowed row; recall@10 test->train 0.86->0.95
+FILTER_FACTOR = 3.0           # filtered search probes 3x cells per allowed row; recall@10 test->train 0.86->0.94
 _META = "fp_index.json"
 _ARRAYS = "fp_index.npz"
 

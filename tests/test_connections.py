@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from kb.config import KBPaths
-from tools.connections import cache_dir, connection, first_row, kb_version
+from tools.connections import cache_dir, connection, first_row, kb_version, measurements_table
 from tools.kb_view import KBView
 
 
@@ -30,6 +30,12 @@ def test_reused_per_view_and_thread(small_kb, small_kb_config) -> None:
     n_all = connection(view).execute("SELECT count(*) FROM measurements").fetchone()[0]
     n_visible = connection(hidden).execute("SELECT count(*) FROM measurements").fetchone()[0]
     assert 0 < n_visible < n_all
+    table = measurements_table(hidden)
+    same = connection(hidden).execute(f"SELECT count(*) FROM (SELECT * FROM measurements EXCEPT ALL "
+                                      f"SELECT * FROM {table})").fetchone()[0]
+    assert same == 0 and connection(hidden).execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n_visible
+    splits = connection(hidden).execute(f"SELECT DISTINCT p.split FROM {table} JOIN polymers p USING (polymer_id)")
+    assert {r[0] for r in splits.fetchall()} == {"train"}
 
 
 def test_version_cache_dir_and_reopen(small_kb, small_kb_config, tmp_path: Path) -> None:

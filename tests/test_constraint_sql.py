@@ -39,7 +39,7 @@ def test_user_values_are_parameters(small_kb, small_kb_config) -> None:
     assert evil.lower() in params and params[-1] == 7 and [r.prop for r in query.ranges] == ["tg"]
     assert pytest.approx(273.15) in params and pytest.approx(573.15) in params
     assert connection(view).execute(sql, params).fetchall() == []
-    sources_sql, sources_params = query.sources_sql([1, 2])
-    assert evil.lower() not in sources_sql and connection(view).execute(sources_sql, sources_params).fetchall() == []
+    values_sql, values_params = query.values_sql([1, 2])
+    assert evil.lower() not in values_sql and connection(view).execute(values_sql, values_params).fetchall() == []
     with pytest.raises(ToolError, match="unknown data kind"):
         find_sql(view, [Constraint(type="data_kind", value="measured")], None, None, True, 5)

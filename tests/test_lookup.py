@@ -167,8 +167,12 @@ def test_property_info(view: KBView, test_view: KBView, con) -> None:
 def test_polymer_record(view: KBView, con, tg_polymer) -> None:
     pid, key = tg_polymer
     record = polymer_record(view, PolymerRecordArgs(polymer=key))
-    n_rows = con.execute("SELECT count(*) FROM property_summary WHERE polymer_id = ?", [pid]).fetchone()[0]
-    assert record.polymer_id == pid and len(record.properties) == n_rows
+    summary = con.execute("SELECT property, kind, value, min_value, max_value, n_measurements, sources "
+                          "FROM property_summary WHERE polymer_id = ? ORDER BY 1, 2", [pid]).fetchall()
+    assert record.polymer_id == pid
+    assert [(r.property, r.kind, r.min_value, r.max_value, r.n, r.sources) for r in record.properties] == [
+        (p, k, lo, hi, n, src) for p, k, _, lo, hi, n, src in summary]
+    assert [r.value for r in record.properties] == pytest.approx([row[2] for row in summary])
     assert "tg" in {p.property for p in record.properties}
     smipoly_id = con.execute("SELECT polymer_id FROM polymer_monomers ORDER BY polymer_id LIMIT 1").fetchone()[0]
     linked = polymer_record(view, PolymerRecordArgs(polymer=smipoly_id))

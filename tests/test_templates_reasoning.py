@@ -141,7 +141,7 @@ def test_structure_change_golds_match_the_tools(tasks, view):
         a, b = task.polymer_ids
         assert _tool_change(view, a, b) == _sub(task, "change").items
         value_q = next(s.question for s in task.sub_questions if s.id == "value_a")
-        prop, kind = re.search(r"\((\w+)\) of A in", value_q).group(1), _kind_of(value_q)
+        prop, kind = re.search(r"\((\w+)\) of A\b", value_q).group(1), _kind_of(value_q)
         va, vb = _median(view, a, prop, kind), _median(view, b, prop, kind)
         assert clearly_different(prop, va, vb)  # so exactly one of increases / decreases is right
         texts = [o.split(") ", 1)[1] for o in task.options]

@@ -10,6 +10,7 @@ three or more stars are judged on the paths between every pair of stars.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -17,7 +18,7 @@ from rdkit import Chem, RDLogger
 
 from kb.repeat_unit import attachment_path, repeat_unit_power
 
-RDLogger.DisableLog("rdApp.*")
+RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
 RULE_VERSION = "2"  # bump when LINKAGES or the rule changes: cached class tables are keyed by it
 
@@ -86,7 +87,8 @@ def classify_backbone(unit: Chem.Mol, status: str) -> ClassVerdict:
             return ClassVerdict("polyolefin", "an all-carbon chain joins two attachment points (vinyl-type "
                                 "network or copolymer entry) -> polyolefin; other linkages are cross-links or side groups")
         chain, backbone = unit, {a for p in paths for a in p}
-    found, claimed = [], set()  # atoms of higher-priority linkages: an imide's C(=O)N is not also an amide
+    found: list[Linkage] = []
+    claimed: set[int] = set()  # atoms of higher-priority linkages: an imide's C(=O)N is not also an amide
     for lk in LINKAGES:
         hits = [m for m in chain.GetSubstructMatches(lk.pattern)
                 if all(m[i] in backbone and m[i] not in claimed for i in lk.core)]
@@ -112,11 +114,11 @@ def backbone_class(unit: Chem.Mol, status: str) -> str | None:
     return classify_backbone(unit, status).polymer_class
 
 
-def _all_carbon(mol: Chem.Mol, path: list[int], keto: set[int]) -> bool:
+def _all_carbon(mol: Chem.Mol, path: Sequence[int], keto: set[int]) -> bool:
     return all(mol.GetAtomWithIdx(i).GetAtomicNum() == 6 and i not in keto for i in path)
 
 
-def _carbon_verdict(mol: Chem.Mol, path: list[int]) -> ClassVerdict:
+def _carbon_verdict(mol: Chem.Mol, path: Sequence[int]) -> ClassVerdict:
     if any(mol.GetAtomWithIdx(i).GetIsAromatic() for i in path):
         return ClassVerdict("polyarylene", "all-carbon backbone running through aromatic rings -> polyarylene")
     return ClassVerdict("polyolefin", "all-carbon backbone (vinyl / olefin type) -> polyolefin; side groups do not count")

@@ -18,7 +18,7 @@ import pyarrow as pa
 from kb.features import FEATURE_COLUMNS, GROUP_COLUMNS
 from kb.units import UnitError, convert
 from tools.backbone_class import POLYMER_CLASSES
-from tools.connections import connection, kb_version
+from tools.connections import connection, kb_version, measurements_table, medians_table
 from tools.errors import ToolError
 from tools.kb_view import KBView
 from tools.resolve import checked_property, close_names, smipoly_ids
@@ -60,104 +60,132 @@ def checked_class(name: str) -> str:
 
 @dataclass(frozen=True)
 class RangeFilter:
-    """The visible measurements one property range looks at: SQL selecting polymer_id, kind, value, source."""
+    """One property range in canonical units, with the kind and licence filters its values must pass."""
 
     prop: str
-    sql: str
-    params: list
+    kind: str | None
+    low: float | None
+    high: float | None
+    licences: tuple[str, ...]
+
+    def measurements(self, source: str) -> tuple[str, list]:
+        """SQL selecting polymer_id, kind, value, source_id of the values this range looks at."""
+        sql = f"SELECT polymer_id, kind, value, source_id FROM {source} WHERE property = ?"
+        params: list = [self.prop]
+        if self.kind:
+            sql, params = sql + " AND kind = ?", [*params, self.kind]
+        for text in self.licences:
+            sql, params = sql + " AND contains(lower(licence), ?)", [*params, text]
+        return sql, params
+
+    def bounds(self) -> tuple[str, list]:
+        """The SQL condition on `value` for the bounds that are set (absent bounds leave no placeholder,
+        so the optimizer sees plain comparisons it can push into the scan)."""
+        tests = [(f"value {op} ?", bound) for op, bound in ((">=", self.low), ("<=", self.high)) if bound is not None]
+        return " AND ".join(t for t, _ in tests) or "TRUE", [b for _, b in tests]
+
+    def polymers(self, source: str, medians: str) -> tuple[str, list]:
+        """SQL selecting the polymer ids whose median (per kind) lies in the range."""
+        bounds, bound_params = self.bounds()
+        if self.licences:  # medians over the licensed values only: aggregate the raw rows
+            base, params = self.measurements(source)
+            sql = (f"SELECT polymer_id FROM (SELECT polymer_id, median(value) AS value FROM ({base}) "
+                   f"GROUP BY polymer_id, kind) WHERE {bounds}")
+            return sql, [*params, *bound_params]
+        kind = " AND kind = ?" if self.kind else ""
+        return (f"SELECT polymer_id FROM {medians} WHERE property = ?{kind} AND {bounds}",
+                [self.prop, *([self.kind] if self.kind else []), *bound_params])
+
+    def ranks(self, source: str, medians: str) -> tuple[str, list]:
+        """SQL of (polymer_id, rank_value): the median of the best kind (experimental first)."""
+        if self.licences:
+            base, params = self.measurements(source)
+            inner = f"SELECT polymer_id, kind, median(value) AS value FROM ({base}) GROUP BY 1, 2"
+        else:
+            inner = f"SELECT polymer_id, kind, value FROM {medians} WHERE property = ?"
+            params = [self.prop]
+            if self.kind:
+                inner, params = inner + " AND kind = ?", [*params, self.kind]
+        return f"SELECT polymer_id, arg_min(value, {KIND_ORDER}) AS rank_value FROM ({inner}) GROUP BY 1", params
 
 
 @dataclass(frozen=True)
 class FindQuery:
-    """The constraint query and, per property range, the measurements it looked at (for the sources)."""
+    """The ranked, limited candidate query and the property ranges whose values the matches report."""
 
     sql: str
     params: list
     ranges: list[RangeFilter]
+    source: str  # the table of the view's visible measurements
 
-    def sources_sql(self, polymer_ids: list[int]) -> tuple[str, list]:
-        """SQL of (range index, polymer_id, kind, sources) for the matches only: string_agg over every
-        candidate would double the cost of the main query."""
+    def values_sql(self, polymer_ids: list[int]) -> tuple[str, list]:
+        """SQL of the raw (range index, polymer_id, kind, value, source_id) rows each range looked at, for
+        the matches only (aggregating sources for every candidate would double the cost of the query)."""
         parts, params = [], []
         for i, r in enumerate(self.ranges):
-            parts.append(f"SELECT {i} AS r, polymer_id, kind, string_agg(DISTINCT source_id, '; ' ORDER BY "
-                         f"source_id) FROM ({r.sql}) WHERE polymer_id IN (SELECT unnest(?::BIGINT[])) GROUP BY ALL")
-            params += [*r.params, polymer_ids]
-        return " UNION ALL ".join(parts), params
+            base, base_params = r.measurements(self.source)
+            parts.append(f"SELECT {i} AS r, polymer_id, kind, value, source_id FROM ({base}) "
+                         "WHERE polymer_id IN (SELECT unnest(?::BIGINT[]))")
+            params += [*base_params, polymer_ids]
+        return " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3", params
 
 
 def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, rank_kind: str | None,
              descending: bool, limit: int) -> FindQuery:
-    """The query selecting polymer_id, key, name, split, visible measurement count, rank value, number of
-    matches, then one list of {kind, value, n} per property range, best first, at most `limit` rows."""
+    """The query selecting polymer_id, n_visible, rank_value, n_total, key, name, split of the best
+    `limit` polymers meeting every constraint. Candidates are narrowed with semi-joins on small columns
+    first; keys and names are read for the returned rows only."""
     kinds = [c.value for c in constraints if c.type == "data_kind"]
-    licences = [c.value.lower() for c in constraints if c.type == "licence" and c.value]
+    licences = tuple(c.value.lower() for c in constraints if c.type == "licence" and c.value)
     for kind in kinds:
         if kind not in ("experimental", "md_simulated", "dft", "synthetic"):
             raise ToolError(f"unknown data kind {kind!r}; kinds are experimental, md_simulated, dft, synthetic")
-    ctes: list[str] = []
-    cte_params: list = []
-    joins: list[str] = []
-    where: list[str] = []
-    params: list = []
-    ranges: list[RangeFilter] = []
-
-    def measured(prop: str | None, kind: str | None) -> RangeFilter:
-        """Visible measurements of a property (any if None) passing the kind and licence filters."""
-        sql = "SELECT polymer_id, kind, value, source_id FROM measurements WHERE " + (
-            "property = ?" if prop else "TRUE")
-        args: list = [prop] if prop else []
-        if kind:
-            sql, args = sql + " AND kind = ?", args + [kind]
-        for text in licences:
-            sql, args = sql + " AND contains(lower(licence), ?)", args + [text]
-        return RangeFilter(prop or "", sql, args)
-
-    for i, c in enumerate(c for c in constraints if c.type == "property_range"):
+    ranges = []
+    for c in (c for c in constraints if c.type == "property_range"):
         prop = checked_property(c.property or "")
         low, high = (_canonical(prop.name, prop.unit, bound, c.unit) for bound in (c.min, c.max))
-        base = measured(prop.name, c.kind or (kinds[0] if kinds else None))
-        ctes.append(f"""r{i} AS (
-            SELECT polymer_id, list(struct_pack(kind := kind, value := value, n := n) ORDER BY kind) AS hits
-            FROM (SELECT polymer_id, kind, median(value) AS value, count(*) AS n FROM ({base.sql})
-                  GROUP BY polymer_id, kind)
-            WHERE (? IS NULL OR value >= ?) AND (? IS NULL OR value <= ?) GROUP BY polymer_id)""")
-        cte_params += [*base.params, low, low, high, high]
-        joins.append(f"JOIN r{i} USING (polymer_id)")
-        ranges.append(base)
-    groups = [c for c in constraints if c.type in ("require_group", "forbid_group")]
-    if groups:
-        joins.append("JOIN features f USING (polymer_id)")
-        for c in groups:
-            column = group_column(c.group or "")
-            assert column in FEATURE_COLUMNS  # allow-listed: the only text that enters the SQL
-            where.append(f"f.{column} > 0" if c.type == "require_group" else f"f.{column} = 0")
+        ranges.append(RangeFilter(prop.name, c.kind or (kinds[0] if kinds else None), low, high, licences))
+    ctes: list[str] = []
+    where: list[str] = []
+    cte_params: list = []  # placeholders of the CTEs come first in the SQL text, then the WHERE ones
+    params: list = []
+    source = measurements_table(view) if ranges or rank_by or kinds or licences else ""
+    medians = medians_table(view) if ranges or rank_by else ""
+    for r in ranges:
+        sub, sub_params = r.polymers(source, medians)
+        where.append(f"p.polymer_id IN ({sub})")
+        params += sub_params
+    for c in (c for c in constraints if c.type in ("require_group", "forbid_group")):
+        column = group_column(c.group or "")
+        assert column in FEATURE_COLUMNS  # allow-listed: the only text that enters the SQL
+        test = f"{column} > 0" if c.type == "require_group" else f"{column} = 0"
+        where.append(f"p.polymer_id IN (SELECT polymer_id FROM features WHERE {test})")
     for i, c in enumerate(c for c in constraints if c.type == "polymer_class"):
         connection(view).register(f"tool_class_{i}", class_ids(view, checked_class(c.value or "")))
         where.append(f"p.polymer_id IN (SELECT polymer_id FROM tool_class_{i})")
     for kind in kinds or ([None] if licences else []):
-        sub = measured(None, kind)
-        where.append(f"p.polymer_id IN (SELECT polymer_id FROM ({sub.sql}))")
-        params += sub.params
-    order = "n_visible DESC"
-    rank_select = "NULL::DOUBLE"
+        sql = f"SELECT polymer_id FROM {source} WHERE " + ("kind = ?" if kind else "TRUE")
+        params += [kind] if kind else []
+        for text in licences:
+            sql, params = sql + " AND contains(lower(licence), ?)", [*params, text]
+        where.append(f"p.polymer_id IN ({sql})")
+    join, rank_select, order = "", "NULL::DOUBLE", "n_visible DESC"
     if rank_by:
-        base = measured(checked_property(rank_by).name, rank_kind or (kinds[0] if kinds else None))
-        ctes.append(f"""rk AS (SELECT polymer_id, arg_min(value, {KIND_ORDER}) AS rank_value
-            FROM (SELECT polymer_id, kind, median(value) AS value FROM ({base.sql}) GROUP BY 1, 2) GROUP BY 1)""")
-        cte_params += base.params
-        joins.append("LEFT JOIN rk USING (polymer_id)")
-        rank_select = "rk.rank_value"
-        order = f"rk.rank_value {'DESC' if descending else 'ASC'} NULLS LAST, n_visible DESC"
+        r = RangeFilter(checked_property(rank_by).name, rank_kind or (kinds[0] if kinds else None), None, None,
+                        licences)
+        sub, cte_params = r.ranks(source, medians)
+        ctes.append(f"rk AS ({sub})")
+        join, rank_select = "LEFT JOIN rk USING (polymer_id)", "rk.rank_value"
+        order = f"rank_value {'DESC' if descending else 'ASC'} NULLS LAST, n_visible DESC"
     hidden = sorted(view.hidden_splits)
-    visible_n = ("CASE WHEN p.split IN (SELECT unnest(?::VARCHAR[])) THEN 0 ELSE p.n_measurements END"
+    visible_n = (f"CASE WHEN p.split IN ({', '.join('?' * len(hidden))}) THEN 0 ELSE p.n_measurements END"
                  if hidden else "p.n_measurements")
-    select = ", ".join(["p.polymer_id", "p.key", "p.name", "p.split", f"{visible_n} AS n_visible", rank_select,
-                        "count(*) OVER ()", *(f"r{i}.hits" for i in range(len(ranges)))])
-    sql = (("WITH " + ",\n".join(ctes) + "\n") if ctes else "") + (
-        f"SELECT {select} FROM polymers p {' '.join(joins)} "
-        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order}, p.polymer_id LIMIT ?")
-    return FindQuery(sql, cte_params + ([hidden] if hidden else []) + params + [limit], ranges)
+    ctes.append(f"cand AS (SELECT p.polymer_id, {visible_n} AS n_visible, {rank_select} AS rank_value, "
+                f"count(*) OVER () AS n_total FROM polymers p {join} "
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order}, p.polymer_id LIMIT ?)")
+    sql = ("WITH " + ",\n".join(ctes) + "\nSELECT c.polymer_id, c.n_visible, c.rank_value, c.n_total, p.key, "
+           f"p.name, p.split FROM cand c JOIN polymers p USING (polymer_id) ORDER BY {order}, c.polymer_id")
+    return FindQuery(sql, [*cte_params, *hidden, *params, limit], ranges, source)
 
 
 def class_ids(view: KBView, polymer_class: str) -> pa.Table:

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 
 import duckdb
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb.assemble import polymer_id_of
@@ -25,13 +24,13 @@ from tools.errors import ToolError
 from tools.kb_view import KBView
 from tools.schema import SCHEMA_VERSION, DataKind, Provenance
 from tools.surrogate_model import (
+    ModelCard,
     StaleModelError,
     SurrogateModel,
     Verdict,
-    design_matrix,
-    featurize_key,
     kb_version_of,
-    load_models,
+    load_cards,
+    load_model,
     models_dir_of,
 )
 
@@ -100,24 +99,31 @@ class Estimate(BaseModel):
 
 
 class EstimateContext:
-    """A KB view plus the surrogate models of its KB version, loaded once and reused by every call."""
+    """A KB view plus the surrogate models of its KB version: cards read once, each model loaded on first use."""
 
     def __init__(self, view: KBView, models_dir: Path | None = None) -> None:
         self.view = view
         self.kb_version = kb_version_of(view.paths.db)
         self.models_dir = Path(models_dir) if models_dir else models_dir_of(view.kb_dir, self.kb_version)
-        self._models: dict[str, SurrogateModel] | None = None
+        self._cards: dict[str, ModelCard] | None = None
+        self._models: dict[str, SurrogateModel] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
 
     @property
-    def models(self) -> dict[str, SurrogateModel]:
-        """The models by name (loaded on first use); ToolError when none were trained for this KB."""
-        if self._models is None:
+    def cards(self) -> dict[str, ModelCard]:
+        """The model cards by name; ToolError when no models were trained for this KB version."""
+        if self._cards is None:
             try:
-                self._models = load_models(self.models_dir, self.kb_version)
+                self._cards = load_cards(self.models_dir, self.kb_version)
             except StaleModelError as exc:
                 raise ToolError(f"property estimates are unavailable: {exc}") from exc
-        return self._models
+        return self._cards
+
+    def model(self, name: str) -> SurrogateModel:
+        """A model by name, loaded once."""
+        if name not in self._models:
+            self._models[name] = load_model(self.models_dir, name, self.kb_version)
+        return self._models[name]
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -133,19 +139,19 @@ class EstimateContext:
             self._con = None
 
 
-def pick_model(models: dict[str, SurrogateModel], prop: str, kind: str | None) -> SurrogateModel:
-    """The model for a property (and kind); ToolError naming the properties / kinds that have one."""
-    with_model = sorted({m.card.property for m in models.values()})
+def pick_card(cards: dict[str, ModelCard], prop: str, kind: str | None) -> ModelCard:
+    """The model card for a property (and kind); ToolError naming the properties / kinds that have one."""
+    with_model = sorted({c.property for c in cards.values()})
     try:
         name = get_property(prop).name
     except UnknownPropertyError as exc:
         raise ToolError(f"{exc}. Properties with a surrogate model: {', '.join(with_model)}") from exc
-    kinds = {m.card.kind: m for m in models.values() if m.card.property == name}
+    kinds = {c.kind: c for c in cards.values() if c.property == name}
     if not kinds:
         raise ToolError(f"no surrogate model for {name!r} (too few training data). "
                         f"Properties with a surrogate model: {', '.join(with_model)}")
     if kind is None:
-        return kinds.get("experimental") or max(kinds.values(), key=lambda m: m.card.n_train)
+        return kinds.get("experimental") or max(kinds.values(), key=lambda c: c.n_train)
     if kind not in kinds:
         raise ToolError(f"no {kind} model for {name!r}; kinds with a model: {', '.join(sorted(kinds))}")
     return kinds[kind]
@@ -199,14 +205,14 @@ def estimate_property(args: EstimateArgs, ctx: EstimateContext) -> Estimate:
     training polymer (trust 'out-of-domain' estimates little), the nearest training polymers with their
     measured values, and the model's n_train and held-out test error.
     """
-    model = pick_model(ctx.models, args.property, args.kind)
-    card = model.card
+    card = pick_card(ctx.cards, args.property, args.kind)
+    model = ctx.model(card.name)
     key = _canonical(args.polymer)
     try:
-        numeric, fp = featurize_key(key)
+        x, fp = model.inputs_of(key)
     except InvalidPolymerError as exc:
         raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
-    value, lower, upper = (float(a[0]) for a in model.predict(design_matrix(numeric, fp, np.asarray(card.fingerprint_bits))))
+    value, lower, upper = model.predict_one(x)
     hits = model.nearest(fp, max(args.n_neighbours, 1))
     nearest = hits[0][1] if hits else float("nan")
     own_id = polymer_id_of(key)

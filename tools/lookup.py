@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
+from itertools import groupby
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb.properties import PROPERTIES
 from kb.units import UnitError, convert, dimension_of, known_units
-from tools.connections import connection, kb_version
+from tools.connections import connection, kb_version, measurements_table
 from tools.constraint_sql import find_sql
 from tools.errors import ToolError
 from tools.kb_view import KBView
@@ -178,27 +180,27 @@ def get_property_values(view: KBView, args: PropertyValuesArgs) -> PropertyValue
     """
     prop = checked_property(args.property)
     unit = _checked_unit(prop.name, args.unit) if args.unit else prop.unit
-    found = _in_kb(view, args.polymer)
+    found, pid = _in_kb(view, args.polymer)
+    kind = " AND kind = ?" if args.kind else ""
     rows = [] if not view.visible_split(found.split) else connection(view).execute(
         "SELECT value, kind, source_id, original_value, original_unit, temperature_k, gas, solvent, conditions, "
-        "reference FROM measurements WHERE polymer_id = ? AND property = ? AND (? IS NULL OR kind = ?) "
-        "ORDER BY kind, source_id, row_index", [found.polymer_id, prop.name, args.kind, args.kind]).fetchall()
+        f"reference FROM {measurements_table(view)} WHERE polymer_id = ? AND property = ?{kind} "
+        "ORDER BY kind, source_id, row_index", [pid, prop.name, *([args.kind] if args.kind else [])]).fetchall()
     values = [Measurement(value=_to(v, prop.unit, unit), unit=unit, kind=kind, source_id=src,
                           original_value=ov, original_unit=ou, temperature_k=t, gas=gas, solvent=solvent,
                           conditions=json.loads(cond) if cond else None, reference=ref)
               for v, kind, src, ov, ou, t, gas, solvent, cond, ref in rows]
     summary = []
     for kind in sorted({m.kind for m in values}):
-        vs = sorted(m.value for m in values if m.kind == kind)
-        mid = len(vs) // 2
-        median = vs[mid] if len(vs) % 2 else (vs[mid - 1] + vs[mid]) / 2
-        summary.append(KindSummary(kind=kind, median=median, min=vs[0], max=vs[-1], n=len(vs), unit=unit))
+        vs = [m.value for m in values if m.kind == kind]
+        summary.append(KindSummary(kind=kind, median=statistics.median(vs), min=min(vs), max=max(vs), n=len(vs),
+                                   unit=unit))
     note = found.note
     if not values:
         note = _no_values_note(view, found, prop.name, args.kind)
-    return PropertyValues(polymer_id=found.polymer_id, key=found.unit.key, name=found.name, property=prop.name,
+    return PropertyValues(polymer_id=pid, key=found.unit.key, name=found.name, property=prop.name,
                           unit=unit, values=values[: args.limit], summary=summary, n_values=len(values),
-                          note=note, provenance=_provenance(view, [found.polymer_id],
+                          note=note, provenance=_provenance(view, [pid],
                                                             sorted({m.source_id for m in values})))
 
 
@@ -216,23 +218,22 @@ def find_polymers(view: KBView, args: FindArgs) -> PolymerMatches:
     query = find_sql(view, args.constraints, args.rank_by, args.rank_kind, args.descending, args.limit)
     con = connection(view)
     rows = con.execute(query.sql, query.params).fetchall()
-    sources: dict[tuple[int, int, str], str] = {}
+    values: dict[int, dict[str, list[MatchValue]]] = {r[0]: {} for r in rows}
     if query.ranges and rows:
-        sql, params = query.sources_sql([r[0] for r in rows])
-        sources = {(i, pid, kind): text for i, pid, kind, text in con.execute(sql, params).fetchall()}
-    matches = []
-    for row in rows:
-        pid, key, name, split, n, rank_value, _, *hits = row
-        values: dict[str, list[MatchValue]] = {}
-        for i, (rng, hit) in enumerate(zip(query.ranges, hits)):
-            values.setdefault(rng.prop, []).extend(
-                MatchValue(kind=h["kind"], value=h["value"], unit=PROPERTIES[rng.prop].unit, n=h["n"],
-                           sources=sources.get((i, pid, h["kind"]), "")) for h in hit)
-        source_ids = sorted({s for vs in values.values() for v in vs for s in v.sources.split("; ") if s})
-        matches.append(PolymerMatch(polymer_id=pid, key=key, name=name, split=split, n_measurements=n,
-                                    rank_value=rank_value, values=values, source_ids=source_ids))
-    n_total = rows[0][6] if rows else 0
-    return PolymerMatches(matches=matches, n_total=n_total, constraints=[c.describe() for c in args.constraints],
+        sql, params = query.values_sql([r[0] for r in rows])
+        for (i, pid, kind), group in groupby(con.execute(sql, params).fetchall(), key=lambda r: r[:3]):
+            items = list(group)
+            rng, median = query.ranges[i], statistics.median(r[3] for r in items)
+            if _within(median, rng.low, rng.high):  # the kinds whose median met the range
+                values[pid].setdefault(rng.prop, []).append(MatchValue(
+                    kind=kind, value=median, unit=PROPERTIES[rng.prop].unit, n=len(items),
+                    sources="; ".join(sorted({r[4] for r in items}))))
+    matches = [PolymerMatch(polymer_id=pid, key=key, name=name, split=split, n_measurements=n, rank_value=rank,
+                            values=values[pid], source_ids=sorted({s for vs in values[pid].values() for v in vs
+                                                                   for s in v.sources.split("; ")}))
+               for pid, n, rank, _, key, name, split in rows]
+    return PolymerMatches(matches=matches, n_total=rows[0][3] if rows else 0,
+                          constraints=[c.describe() for c in args.constraints],
                           provenance=_provenance(view, [m.polymer_id for m in matches],
                                                  sorted({s for m in matches for s in m.source_ids})))
 
@@ -262,15 +263,13 @@ def polymer_record(view: KBView, args: PolymerRecordArgs) -> PolymerRecord:
     and how it can be made (SMiPoly monomers and polymerization class). The polymer may be a KB id, a
     name or any writing of its repeat unit.
     """
-    found = _in_kb(view, args.polymer)
-    con, pid = connection(view), found.polymer_id
+    found, pid = _in_kb(view, args.polymer)
+    con = connection(view)
     names = [r[0] for r in con.execute(
         "SELECT DISTINCT name FROM polymer_names WHERE polymer_id = ? ORDER BY name LIMIT 20", [pid]).fetchall()]
-    props = [SummaryRow(property=r[0], kind=r[1], value=r[2], min_value=r[3], max_value=r[4], unit=r[5], n=r[6],
-                        sources=r[7]) for r in con.execute(
-        "SELECT property, kind, value, min_value, max_value, unit, n_measurements, sources FROM property_summary "
-        "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()
-    ] if view.visible_split(found.split) else []  # the view hides every value of a hidden split's polymer
+    props = _summary(con.execute(f"SELECT property, kind, unit, value, source_id FROM {measurements_table(view)} "
+                                 "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()
+                     ) if view.visible_split(found.split) else []  # a hidden split's polymer shows no value
     monomers = [MonomerRow(role=r[0], smiles=r[1], polymer_class=r[2], cid=r[3], iupac_name=r[4]) for r in con.execute(
         "SELECT DISTINCT pm.role, pm.monomer_smiles, pm.polymer_class, m.cid, m.iupac_name FROM polymer_monomers pm "
         "LEFT JOIN monomers m USING (monomer_id) WHERE pm.polymer_id = ? ORDER BY 1, 2", [pid]).fetchall()
@@ -285,19 +284,37 @@ def polymer_record(view: KBView, args: PolymerRecordArgs) -> PolymerRecord:
                          provenance=_provenance(view, [pid], sources))
 
 
-def _in_kb(view: KBView, polymer: str | int) -> ResolvedPolymer:
-    """The KB polymer named by the caller; ToolError pointing to similarity search when it is not in the KB."""
+def _within(value: float, low: float | None, high: float | None) -> bool:
+    """low <= value <= high, tolerant to the last-digit difference of DuckDB's and Python's medians."""
+    slack = 1e-9 * max(1.0, abs(value))
+    return (low is None or value >= low - slack) and (high is None or value <= high + slack)
+
+
+def _summary(rows: list[tuple]) -> list[SummaryRow]:
+    """property_summary's rows (median, range, count, sources per property and kind) from sorted raw rows."""
+    out = []
+    for (prop, kind), group in groupby(rows, key=lambda r: (r[0], r[1])):
+        items = list(group)
+        values = [r[3] for r in items]
+        out.append(SummaryRow(property=prop, kind=kind, value=statistics.median(values), min_value=min(values),
+                              max_value=max(values), unit=items[0][2], n=len(values),
+                              sources="; ".join(sorted({r[4] for r in items}))))
+    return out
+
+
+def _in_kb(view: KBView, polymer: str | int) -> tuple[ResolvedPolymer, int]:
+    """The KB polymer named by the caller and its id; ToolError pointing to similarity search if not in the KB."""
     found = resolve_polymer(view, polymer)
     if found.polymer_id is None:
         raise ToolError(f"polymer {found.unit.key} is not in the KB; search for similar KB polymers "
                         "(fingerprint similarity or substructure search) or estimate the property instead")
-    return found
+    return found, found.polymer_id
 
 
 def _no_values_note(view: KBView, found: ResolvedPolymer, prop: str, kind: str | None) -> str:
     """Why the list is empty, without revealing hidden values: name the visible properties instead."""
     have = [r[0] for r in connection(view).execute(
-        "SELECT DISTINCT property FROM measurements WHERE polymer_id = ? ORDER BY 1",
+        f"SELECT DISTINCT property FROM {measurements_table(view)} WHERE polymer_id = ? ORDER BY 1",
         [found.polymer_id]).fetchall()] if view.visible_split(found.split) else []
     what = f"{kind} {prop}" if kind else prop
     if not have:
@@ -325,7 +342,8 @@ def _units_like(unit: str) -> list[str]:
 
 
 def _to(value: float, unit: str, target: str) -> float:
-    return value if unit == target else round(convert(value, unit, target), 10)
+    """A value in another unit, to 10 significant figures (SI permeabilities are ~1e-16: no fixed decimals)."""
+    return value if unit == target else float(f"{convert(value, unit, target):.10g}")
 
 
 def _visible_counts(view: KBView) -> dict[str, dict[str, int]]:
@@ -334,7 +352,8 @@ def _visible_counts(view: KBView) -> dict[str, dict[str, int]]:
     if key not in _COUNTS:
         counts: dict[str, dict[str, int]] = {}
         for prop, kind, n in connection(view).execute(
-                "SELECT property, kind, count(DISTINCT polymer_id) FROM measurements GROUP BY 1, 2").fetchall():
+                f"SELECT property, kind, count(DISTINCT polymer_id) FROM {measurements_table(view)} "
+                "GROUP BY 1, 2").fetchall():
             counts.setdefault(prop, {})[kind] = n
         _COUNTS[key] = counts
     return _COUNTS[key]

@@ -21,7 +21,7 @@ from tools.connections import connection, first_row, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
 
-RDLogger.DisableLog("rdApp.*")
+RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
 SMIPOLY_CLASSES = ("polyolefin", "polyester", "polyether", "polyamide", "polyimide", "polyurethane",
                    "polyoxazolidone")

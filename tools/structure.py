@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ from kb.errors import InvalidPolymerError
 from kb.features import FEATURE_COLUMNS, GROUP_COLUMNS, features_of, fingerprint_of
 from kb.repeat_unit import ONE_ATTACHMENT, to_mol, to_repeat_unit
 from tools.backbone_class import backbone_class, classify_backbone
-from tools.connections import connection, kb_version
+from tools.connections import connection, kb_version, measurements_table
 from tools.errors import ToolError
 from tools.kb_view import KBView
 from tools.resolve import (
@@ -34,7 +34,7 @@ from tools.resolve import (
 from tools.schema import Provenance
 from tools.structure_index import MEASURED_GROUPS, UNMEASURED, structure_index
 
-RDLogger.DisableLog("rdApp.*")
+RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 logger = logging.getLogger(__name__)
 
 DESCRIBED_FEATURES = ("formula", "mw", "heavy_atoms", "rings", "aromatic_rings", "tpsa", "logp", "hbd", "hba",
@@ -189,10 +189,7 @@ def describe_polymer(view: KBView, args: DescribeArgs) -> Description:
     """
     found = resolve_polymer(view, args.polymer)
     unit = found.unit
-    try:
-        values = features_of(unit.key)
-    except InvalidPolymerError as exc:
-        raise ToolError(f"cannot describe {unit.key!r}: {exc.reason}; {HOW_TO}") from None
+    values = _features(unit.key)
     verdict = classify_backbone(to_mol(unit.key), unit.status)
     kb_classes = smipoly_classes(view, found.polymer_id) if found.polymer_id is not None else []
     groups = {_GROUP_NAMES[c]: int(v) for c, v in values.items() if c in _GROUP_NAMES and v}
@@ -218,11 +215,8 @@ def compare_polymers(view: KBView, args: CompareArgs) -> Comparison:
     backbone classes.
     """
     a, b = resolve_polymer(view, args.polymer_a), resolve_polymer(view, args.polymer_b)
-    try:
-        fa, fb = features_of(a.unit.key), features_of(b.unit.key)
-        bits = [np.unpackbits(np.frombuffer(fingerprint_of(u.unit.key), dtype=np.uint8)) for u in (a, b)]
-    except InvalidPolymerError as exc:
-        raise ToolError(f"cannot compare: {exc}; {HOW_TO}") from None
+    fa, fb = _features(a.unit.key), _features(b.unit.key)
+    bits = [np.unpackbits(np.frombuffer(fingerprint_of(u.unit.key), dtype=np.uint8)) for u in (a, b)]
     union = int(np.count_nonzero(bits[0] | bits[1]))
     tanimoto = int(np.count_nonzero(bits[0] & bits[1])) / union if union else 1.0
     changes = {_GROUP_NAMES[c]: int(fb[c] or 0) - int(fa[c] or 0) for c in _GROUP_NAMES}
@@ -272,7 +266,7 @@ def _rows_with(view: KBView, prop: str) -> np.ndarray:
     rows = _PROPERTY_ROWS.get(key)
     if rows is None:
         ids = [r[0] for r in connection(view).execute(
-            "SELECT DISTINCT polymer_id FROM measurements WHERE property = ?", [prop]).fetchall()]
+            f"SELECT DISTINCT polymer_id FROM {measurements_table(view)} WHERE property = ?", [prop]).fetchall()]
         rows = _PROPERTY_ROWS[key] = structure_index(view).rows_of(ids)
     return rows
 
@@ -299,6 +293,14 @@ def fragment_query(text: str, query_type: str = "auto") -> tuple[Chem.Mol, str]:
         raise ToolError(f"fragment {text!r} is neither valid SMILES nor SMARTS{syntax_detail(text)}; "
                         "examples: C(=O)O, [Si]O[Si], c1ccccc1, [CX3](=O)[NX3], *C(F)(F)*")
     return query, text
+
+
+def _features(key: str) -> dict[str, Any]:
+    """kb.features of a canonical key; ToolError if RDKit cannot featurise it."""
+    try:
+        return dict(features_of(key))
+    except InvalidPolymerError as exc:
+        raise ToolError(f"cannot featurise {key!r}: {exc.reason}; {HOW_TO}") from None
 
 
 def _provenance(view: KBView, polymer_ids: list[int], source_ids: list[str] | None = None) -> Provenance:

@@ -21,23 +21,36 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from rdkit import rdBase
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
+from threadpoolctl import threadpool_limits
 
+from kb.config import KBPaths
+from kb.errors import PolyBenchError
 from kb.properties import PROPERTIES
+from kb.store import connect_read_only
 from tools.surrogate_model import (
     NUMERIC_COLUMNS,
+    RDKIT_DESCRIPTORS,
     DomainThresholds,
     ModelCard,
     ModelMetrics,
     SurrogateModel,
+    batch_descriptors,
     design_matrix,
+    input_names,
+    kb_version_of,
     model_name,
+    models_dir_of,
+    read_index,
+    save_models,
     verdict_of,
 )
 
@@ -45,10 +58,9 @@ log = logging.getLogger(__name__)
 
 MIN_DEV = 20                    # fewer dev polymers: no tuning, no calibration, default domain cut-offs
 DEFAULT_DOMAIN = (0.5, 0.3)     # in-domain >= 0.5, out-of-domain < 0.3 Tanimoto, where dev cannot tell
-GRID: tuple[dict[str, float], ...] = (
-    {"max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0, "max_features": 1.0},
+GRID: tuple[dict[str, float], ...] = (  # on exp. Tg these two were within 1 K on dev; 63 leaves was slower, no better
     {"max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1.0, "max_features": 0.5},
-    {"max_leaf_nodes": 63, "min_samples_leaf": 5, "l2_regularization": 1.0, "max_features": 0.3},
+    {"max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0, "max_features": 1.0},
 )
 
 
@@ -74,6 +86,7 @@ class TrainingData:
     targets: pd.DataFrame        # polymer_id, property, kind, value, split
     ids: np.ndarray              # polymer ids, sorted
     numeric: np.ndarray          # (n, len(NUMERIC_COLUMNS)) float64, NaN where a feature does not apply
+    descriptors: np.ndarray      # (n, len(RDKIT_DESCRIPTORS)) float64
     fps: np.ndarray              # (n, 256) packed Morgan fingerprints
 
     def rows_of(self, polymer_ids: np.ndarray) -> np.ndarray:
@@ -93,7 +106,7 @@ def load_training_data(con: duckdb.DuckDBPyConnection, properties: list[str] | N
     con.register("wanted_ids", pd.DataFrame({"polymer_id": ids}))
     cols = ", ".join(f'CAST(x."{c}" AS DOUBLE) AS "{c}"' for c in NUMERIC_COLUMNS)
     inputs = con.execute(f"""
-        SELECT w.polymer_id, {cols}, f.morgan FROM wanted_ids w
+        SELECT w.polymer_id, p.key, {cols}, f.morgan FROM wanted_ids w JOIN polymers p USING (polymer_id)
         JOIN features x USING (polymer_id) JOIN fingerprints f USING (polymer_id)
         ORDER BY w.polymer_id""").df()
     con.unregister("wanted_ids")
@@ -101,7 +114,10 @@ def load_training_data(con: duckdb.DuckDBPyConnection, properties: list[str] | N
     fps = np.frombuffer(b"".join(inputs["morgan"]), dtype=np.uint8).reshape(len(inputs), -1)
     kept = inputs["polymer_id"].to_numpy(dtype=np.int64)
     targets = targets[targets["polymer_id"].isin(kept)].reset_index(drop=True)
-    return TrainingData(targets, kept, numeric, fps)
+    start = time.perf_counter()
+    descriptors = batch_descriptors(inputs["key"].tolist())
+    log.info("RDKit descriptors of %d polymers in %.1f s", len(inputs), time.perf_counter() - start)
+    return TrainingData(targets, kept, numeric, descriptors, fps)
 
 
 def model_specs(targets: pd.DataFrame, min_train: int) -> list[tuple[str, str, int]]:
@@ -211,8 +227,11 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
     pos = data.rows_of(rows["polymer_id"].to_numpy(dtype=np.int64))
     part = {s: (pos[split == s], y_all[split == s]) for s in ("train", "dev", "test")}
     bits = select_bits(data.fps[part["train"][0]], config.max_bits)
-    xs = {s: design_matrix(data.numeric[p], data.fps[p], bits) for s, (p, _) in part.items()}
+    xs = {s: design_matrix(data.numeric[p], data.descriptors[p], data.fps[p], bits) for s, (p, _) in part.items()}
     ys = {s: y for s, (_, y) in part.items()}
+    empty = np.isnan(xs["train"]).all(axis=0)  # sklearn cannot bin an all-NaN column; never split on it anyway
+    for x in xs.values():
+        x[:, empty] = 0.0
     params, point = _fit_point(xs["train"], ys["train"], xs["dev"], ys["dev"], config)
     n_iter = int(point.n_iter_)
     alpha = (1 - config.coverage) / 2
@@ -225,7 +244,8 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
     card = ModelCard(
         name=model_name(prop, kind), property=prop, kind=kind, unit=pdef.unit, log_scale=pdef.log_scale,
         kb_version=kb_version, n_train=len(ys["train"]), n_dev=len(ys["dev"]), n_test=len(ys["test"]),
-        feature_columns=list(NUMERIC_COLUMNS), fingerprint_bits=bits.tolist(),
+        feature_columns=input_names(bits.tolist()), rdkit_descriptors=list(RDKIT_DESCRIPTORS),
+        rdkit_version=rdBase.rdkitVersion, fingerprint_bits=bits.tolist(),
         params={**params, "learning_rate": config.learning_rate, "loss": "squared_error"}, n_iter=n_iter,
         coverage_target=config.coverage, conformal_margin=margin, calibrated=calibrated,
         domain=DomainThresholds(in_domain=DEFAULT_DOMAIN[0], out_of_domain=DEFAULT_DOMAIN[1], how="placeholder"),
@@ -265,3 +285,37 @@ def _score(model: SurrogateModel, xs: dict, ys: dict, fps: dict) -> None:
         metrics.test_r2 = round(1 - float((errors["test"] ** 2).sum()) / spread, 4) if spread > 0 else None
         metrics.test_coverage = round(inside["test"], 4)
         metrics.test_mae_by_verdict = _by_verdict(sims["test"], errors["test"], card.domain)[0]
+
+
+def train_surrogates(kb_dir: Path, config: SurrogateConfig | None = None,
+                     models_dir: Path | None = None) -> tuple[Path, list[ModelCard]]:
+    """Train every model the KB has data for and save them (default <kb_dir>/models/surrogates/<kb_version>)."""
+    config = config or SurrogateConfig()
+    paths = KBPaths(kb_dir)
+    kb_version = kb_version_of(paths.db)
+    folder = Path(models_dir) if models_dir else models_dir_of(kb_dir, kb_version)
+    # one OpenMP thread: on this shared 2-core machine two threads made HistGradientBoosting ~30x slower
+    with threadpool_limits(limits=1, user_api="openmp"):
+        con = connect_read_only(paths.db)
+        try:
+            data = load_training_data(con, config.properties)
+        finally:
+            con.close()
+        specs = model_specs(data.targets, config.min_train)
+        if not specs:
+            raise PolyBenchError(f"no (property, kind) has >= {config.min_train} train-split polymers in {paths.db}")
+        models = [train_model(prop, kind, data, config, kb_version) for prop, kind, _ in specs]
+    save_models(models, folder, kb_version, config.model_dump(mode="json"))
+    return folder, [m.card for m in models]
+
+
+def ensure_models(kb_dir: Path, config: SurrogateConfig | None = None, models_dir: Path | None = None) -> Path:
+    """The models folder for the KB's current version: reused when trained on it with this config, else retrained."""
+    config = config or SurrogateConfig()
+    kb_version = kb_version_of(KBPaths(kb_dir).db)
+    folder = Path(models_dir) if models_dir else models_dir_of(kb_dir, kb_version)
+    index = read_index(folder)
+    if index is not None and index["kb_version"] == kb_version and index["config"] == config.model_dump(mode="json"):
+        return folder
+    log.info("surrogate models in %s are missing or stale (KB %s); retraining", folder, kb_version)
+    return train_surrogates(kb_dir, config, folder)[0]

@@ -63,6 +63,7 @@ CLEAN_CHANGES: dict[str, dict[str, int]] = {
 GAS_TRIES = 8              # winners tried per gas draw before giving up
 _CHUNK = 512
 _GROUP_INDEX = {group: i for i, group in enumerate(GROUP_COLUMNS)}
+_GROUP_OF = {column: group for group, column in GROUP_COLUMNS.items()}
 _ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
@@ -131,6 +132,11 @@ def _what(prop: str, kind: str) -> str:
 def _unit(unit: str | None) -> str:
     text = UNIT_WORDS.get(unit or "-", unit or "")
     return f" {text}" if text else ""
+
+
+def _in_unit(unit: str) -> str:
+    """' in K' for a look-up question; nothing for dimensionless values."""
+    return f" in{_unit(unit)}" if _unit(unit) else ""
 
 
 def _group_words(group: str) -> str:
@@ -300,13 +306,13 @@ class ConstraintFilter(_Base):
                     value = look.value[key]
                     subs.append(SubQuestion(
                         id=f"{base}.value", skill="look-up-property",
-                        question=f"What is the {_what(c.property, c.kind)} of {label} in {c.unit}?",
+                        question=f"What is the {_what(c.property, c.kind)} of {label}{_in_unit(c.unit)}?",
                         gold=Answer(type="number", number=value, unit=c.unit, **tolerance_for(c.property, value))))
                 else:
                     present = bool(look.groups[pid][_GROUP_INDEX[c.group]] > 0)
                     subs.append(SubQuestion(
                         id=f"{base}.group", skill="identify-linkage",
-                        question=f"Does the repeat unit of {label} contain a {_group_words(c.group)}?",
+                        question=f"Does the repeat unit of {label} contain at least one {_group_words(c.group)}?",
                         gold=Answer(type="yes_no", yes=present)))
                 subs.append(SubQuestion(id=f"{base}.check", skill="check-constraint",
                                         question=f"Does {label} meet constraint {j}?",
@@ -530,9 +536,6 @@ def _change(delta: np.ndarray, ca: Counter, cb: Counter, columns: list[str]) -> 
     return (*labels, f"CH2 {ch2:+d}") if ch2 else labels
 
 
-_GROUP_OF = {column: group for group, column in GROUP_COLUMNS.items()}
-
-
 def _similar(bits: np.ndarray, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs i < j with Tanimoto >= SIMILARITY_MIN and at most MAX_HEAVY_DELTA heavy atoms apart.
 
@@ -639,9 +642,9 @@ class StructureChangeEffect(_Base):
                                  "or halogen whose count per repeat unit differs as '<group> +<n>' (B minus A, the "
                                  "knowledge base's group names) and any remaining difference in CH2 units as "
                                  "'CH2 +<n>' or 'CH2 -<n>'."),
-            SubQuestion(id="value_a", skill="look-up-property", question=f"What is the {what} of A in {unit}?",
+            SubQuestion(id="value_a", skill="look-up-property", question=f"What is the {what} of A{_in_unit(unit)}?",
                         gold=Answer(type="number", number=va, unit=unit, **tolerance_for(pair.prop, va))),
-            SubQuestion(id="value_b", skill="look-up-property", question=f"What is the {what} of B in {unit}?",
+            SubQuestion(id="value_b", skill="look-up-property", question=f"What is the {what} of B{_in_unit(unit)}?",
                         gold=Answer(type="number", number=vb, unit=unit, **tolerance_for(pair.prop, vb))),
             SubQuestion(id="compare", skill="compare", question="Is B's value higher than A's?",
                         gold=Answer(type="yes_no", yes=vb > va), depends_on=["value_a", "value_b"]),
@@ -735,7 +738,7 @@ class UnitThreshold(_Base):
         yes = converted > x if c.min is not None else converted < x
         what = _what(prop, kind)
         subs = [
-            SubQuestion(id="value", skill="look-up-property", question=f"What is the {what} in {unit}?",
+            SubQuestion(id="value", skill="look-up-property", question=f"What is the {what}{_in_unit(unit)}?",
                         gold=Answer(type="number", number=value, unit=unit, **tolerance_for(prop, value))),
             SubQuestion(id="convert", skill="convert-unit", question=f"What is that value in{_unit(c.unit)}?",
                         gold=Answer(type="number", number=converted, unit=c.unit, **tol), depends_on=["value"]),
