@@ -2,7 +2,7 @@
 
     python -m bench.sql_overhead --polymers 20000 --measurements 200000 --repeats 30
 
-Builds a synthetic KB file (kb.store DDL + VIEWS, random values) in a temporary folder, then times each
+Builds a synthetic KB file (kb.store DDL + DERIVED_TABLES, random values) in a temporary folder, then times each
 query in the same run: run_readonly_sql (what agents call; also with a hidden split), a plain read-only
 duckdb.connect + execute + fetchmany + close per query (the unsafe baseline, timed while no other connection
 holds the file, so each call opens it), and the plain query on a warm connection (DuckDB's floor).
@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from kb.store import DDL, VIEWS
+from kb.store import DDL, DERIVED_TABLES
 from tools.sql import run_readonly_sql
 
 QUERIES = {
@@ -54,7 +54,7 @@ def build_kb(path: Path, n_polymers: int, n_measurements: int, seed: int) -> Non
     con.register("measurements_df", measurements)
     con.execute("INSERT INTO polymers BY NAME SELECT * FROM polymers_df")
     con.execute("INSERT INTO measurements BY NAME SELECT * FROM measurements_df")
-    con.execute(VIEWS)
+    con.execute(DERIVED_TABLES)
     con.execute("INSERT INTO build_info VALUES ('complete', 'true')")
     con.close()
 

@@ -34,12 +34,12 @@ from kb.config import DEFAULT_DATA_DIR, DEFAULT_KB_DIR, BuildConfig, KBPaths
 from kb.errors import KBNotBuiltError
 from kb.manifest import SourceFile, load_manifest, resolve
 from kb.readers import SourceRows, read_source
-from kb.store import DDL, VIEWS, connect_read_only
+from kb.store import DDL, DERIVED_TABLES, connect_read_only
 from kb.text_docs import text_docs
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]  # stage, done, total
-CODE_VERSION = "kb-1"
+CODE_VERSION = "kb-2"
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFra
         con.register("frame_view", feature_cols)
         con.execute("CREATE TABLE features AS SELECT * FROM frame_view ORDER BY polymer_id")
         con.unregister("frame_view")
-        con.execute(VIEWS)
+        con.execute(DERIVED_TABLES)
         info_rows = pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]})
         con.register("frame_view", info_rows)
         con.execute("INSERT INTO build_info SELECT * FROM frame_view")

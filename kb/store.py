@@ -12,6 +12,7 @@ Tables (one row each):
   polymer_monomers   which monomers make which polymer, by which polymerization class, from which row
   quarantine         a rejected row (scope 'row') or value (scope 'value') with its reason
   build_info         key/value facts about the build (kb_version, complete flag, timings)
+  property_summary   per polymer, property and kind: median, range, count, sources (derived table)
 """
 
 from __future__ import annotations
@@ -99,14 +100,15 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS build_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
-VIEWS = """
--- one row per polymer, property and kind of data: the values a question or a gold answer should use
-CREATE OR REPLACE VIEW property_summary AS
+DERIVED_TABLES = """
+-- one row per polymer, property and kind of data: the values a question or a gold answer should use.
+-- Materialised at build time (the KB is read-only afterwards), so filtered queries do not re-aggregate.
+CREATE TABLE property_summary AS
 SELECT polymer_id, property, kind, any_value(unit) AS unit,
        median(value) AS value, min(value) AS min_value, max(value) AS max_value,
        count(*) AS n_measurements, count(DISTINCT source_id) AS n_sources,
        string_agg(DISTINCT source_id, '; ' ORDER BY source_id) AS sources
-FROM measurements GROUP BY polymer_id, property, kind;
+FROM measurements GROUP BY polymer_id, property, kind ORDER BY property, kind, value;
 """
 
 

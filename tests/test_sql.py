@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from kb.errors import KBNotBuiltError
-from kb.store import DDL, VIEWS
+from kb.store import DDL, DERIVED_TABLES
 from tools.sql import ALLOWED_TABLES, SQLRefused, SQLResult, run_readonly_sql
 
 POLYMERS = [  # polymer_id, key, name, split
@@ -46,7 +46,7 @@ def kb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "VALUES ('demo/tg.csv', 5, 'row', 'smiles', 'C1CC', 'unclosed ring')")
     con.execute("INSERT INTO build_info (key, value) VALUES ('complete', 'true'), ('kb_version', 'test')")
     con.execute("CREATE TABLE IF NOT EXISTS features (polymer_id BIGINT PRIMARY KEY, n_heavy_atoms INTEGER)")
-    con.execute(VIEWS)
+    con.execute(DERIVED_TABLES)
     con.close()
     return path
 

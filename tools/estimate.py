@@ -45,10 +45,10 @@ class EstimateArgs(BaseModel):
 
     polymer: str = Field(description="repeat unit as SMILES/PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
     property: str = Field(description="property name from the registry, e.g. tg, density, ffv, perm_co2")
-    kind: DataKind | None = Field(None, description="data the model learned from (experimental, md_simulated, "
+    kind: DataKind | None = Field(default=None, description="data the model learned from (experimental, md_simulated, "
                                                     "dft); default: experimental where a model exists")
-    unit: str | None = Field(None, description="unit of the answer (e.g. degC); the canonical unit if omitted")
-    n_neighbours: int = Field(3, ge=0, le=10, description="how many nearest training polymers to list")
+    unit: str | None = Field(default=None, description="unit of the answer (e.g. degC); the canonical unit if omitted")
+    n_neighbours: int = Field(default=3, ge=0, le=10, description="how many nearest training polymers to list")
 
 
 class Neighbour(BaseModel):
@@ -70,8 +70,7 @@ class ModelSummary(BaseModel):
     test_mae: float | None
     test_r2: float | None
     test_coverage: float | None
-    error_space: str            # 'linear': errors in `unit` of the card; 'log10': decades
-    error_unit: str
+    error_unit: str              # unit of test_mae: the canonical unit, or log10(unit) (decades) for log-scale
 
 
 class Estimate(BaseModel):
@@ -165,16 +164,15 @@ def _canonical(text: str) -> str:
         raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
 
 
-def _to_unit(model: SurrogateModel, values: list[float], unit: str | None) -> tuple[list[float], str]:
-    """Model-space numbers in the requested unit (canonical when None); ToolError on a bad unit."""
-    canonical = [model.to_unit_space(v) for v in values]
+def _in_unit(card: ModelCard, canonical: float, unit: str | None) -> float:
+    """A value in the property's canonical unit, converted to the requested one; ToolError on a bad unit."""
     if unit is None:
-        return canonical, model.card.unit
+        return canonical
     try:
-        return [convert(v, model.card.unit, unit) for v in canonical], unit
+        return convert(canonical, card.unit, unit)
     except UnitError as exc:
-        raise ToolError(f"{exc}. {model.card.property} is in {model.card.unit}; ask in that unit or one of "
-                        f"the same dimension") from exc
+        raise ToolError(f"{exc}. {card.property} is in {card.unit}; ask in that unit or another of the same "
+                        f"dimension") from exc
 
 
 def _round(x: float) -> float:
@@ -212,39 +210,35 @@ def estimate_property(args: EstimateArgs, ctx: EstimateContext) -> Estimate:
         x, fp = model.inputs_of(key)
     except InvalidPolymerError as exc:
         raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
-    value, lower, upper = model.predict_one(x)
+    _in_unit(card, 1.0, args.unit)  # a bad unit fails before any work is shown
+    value, lower, upper = (_round(_in_unit(card, model.to_unit_space(v), args.unit)) for v in model.predict_one(x))
     hits = model.nearest(fp, max(args.n_neighbours, 1))
     nearest = hits[0][1] if hits else float("nan")
     own_id = polymer_id_of(key)
     rows = _kb_rows(ctx, [own_id] + [pid for pid, _ in hits], card.property, card.kind)
-    (value, lower, upper), unit = _to_unit(model, [value, lower, upper], args.unit)
     neighbours = []
     for pid, sim in hits[: args.n_neighbours]:
         nkey, name, measured, sources = rows.get(pid, (None, None, None, None))
-        shown = None if measured is None else _round(_to_unit(model, [_model_space(model, measured)], args.unit)[0][0])
-        neighbours.append(Neighbour(polymer_id=pid, psmiles=nkey or "", name=name, similarity=round(sim, 3),
-                                    measured_value=shown, sources=sources.split("; ") if sources else []))
+        neighbours.append(Neighbour(
+            polymer_id=pid, psmiles=nkey or "", name=name, similarity=round(sim, 3),
+            measured_value=None if measured is None else _round(_in_unit(card, measured, args.unit)),
+            sources=sources.split("; ") if sources else []))
     own = rows.get(own_id)
-    own_value = None
-    if own is not None and own[2] is not None:
-        own_value = _round(_to_unit(model, [_model_space(model, own[2])], args.unit)[0][0])
+    own_value = None if own is None or own[2] is None else _round(_in_unit(card, own[2], args.unit))
     dom = card.domain
     return Estimate(
         polymer=key, polymer_id=own_id if own is not None else None, property=card.property, kind=card.kind,
-        unit=unit, value=_round(value), lower=_round(lower), upper=_round(upper),
+        unit=args.unit or card.unit, value=value, lower=lower, upper=upper,
         interval_coverage=card.coverage_target, measured_value=own_value,
         nearest_similarity=round(nearest, 3), domain=model.verdict(nearest),
         domain_rule=f"Tanimoto to nearest training polymer: in-domain >= {dom.in_domain:.2f}, "
                     f"out-of-domain < {dom.out_of_domain:.2f}",
         neighbours=neighbours,
-        model=ModelSummary(name=card.name, n_train=card.n_train, test_mae=card.metrics.test_mae,
-                           test_r2=card.metrics.test_r2, test_coverage=card.metrics.test_coverage,
-                           error_space=card.metrics.space, error_unit=card.unit),
+        model=ModelSummary(
+            name=card.name, n_train=card.n_train,
+            test_mae=None if card.metrics.test_mae is None else _round(card.metrics.test_mae),
+            test_r2=card.metrics.test_r2, test_coverage=card.metrics.test_coverage,
+            error_unit=f"log10({card.unit})" if card.log_scale else card.unit),
         provenance=Provenance(
             polymer_ids=([own_id] if own is not None else []) + [n.polymer_id for n in neighbours],
             source_ids=sorted({s for n in neighbours for s in n.sources}), kb_version=card.kb_version))
-
-
-def _model_space(model: SurrogateModel, canonical_value: float) -> float:
-    """A canonical-unit value in model space (log10 for log-scale properties), for _to_unit."""
-    return math.log10(canonical_value) if model.card.log_scale else canonical_value

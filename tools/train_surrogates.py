@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from kb.config import DEFAULT_KB_DIR
+from kb.config import DEFAULT_KB_DIR, KBPaths
 from kb.errors import PolyBenchError
-from tools.surrogate_model import ModelCard
+from tools.surrogate_model import ModelCard, kb_version_of, load_cards
 from tools.surrogate_train import SurrogateConfig, ensure_models, train_surrogates
 
 
-def render_cards(cards: list[ModelCard], console) -> None:  # noqa: ANN001 - rich Console
+def render_cards(cards: list[ModelCard], console: Console) -> None:
     """One table row per model: data sizes and held-out errors."""
     from rich.table import Table
 
@@ -46,7 +47,7 @@ def main(
     kb_dir: Annotated[Path, typer.Option(help="the KB folder (holds current/polybench.duckdb)")] = DEFAULT_KB_DIR,
     models_dir: Annotated[Path | None, typer.Option(help="where to write (default: <kb_dir>/models/...)")] = None,
     min_train: Annotated[int, typer.Option(help="train-split polymers a (property, kind) needs")] = 100,
-    max_bits: Annotated[int, typer.Option(help="Morgan bits used as inputs")] = 512,
+    max_bits: Annotated[int, typer.Option(help="Morgan bits used as inputs")] = 384,
     coverage: Annotated[float, typer.Option(help="target coverage of the calibrated interval")] = 0.8,
     prop: Annotated[list[str] | None, typer.Option("--property", help="only this property (repeatable)")] = None,
     tune: Annotated[bool, typer.Option(help="try the small hyper-parameter grid on dev")] = True,
@@ -54,9 +55,6 @@ def main(
 ) -> None:
     """Train (or confirm up to date) the surrogate models, then print one line per model."""
     from pydantic import ValidationError
-    from rich.console import Console
-
-    from tools.surrogate_model import load_models
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -73,9 +71,7 @@ def main(
             folder, cards = train_surrogates(kb_dir, config, models_dir)
         else:
             folder = ensure_models(kb_dir, config, models_dir)
-            from tools.surrogate_model import read_index
-
-            cards = [m.card for m in load_models(folder, read_index(folder)["kb_version"]).values()]  # type: ignore[index]
+            cards = list(load_cards(folder, kb_version_of(KBPaths(kb_dir).db)).values())
     except PolyBenchError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -1,0 +1,194 @@
+"""Surrogate models and the estimate_property tool on the small real KB: training, versions, predictions."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb.assemble import polymer_id_of
+from kb.repeat_unit import to_repeat_unit
+from kb.store import connect_read_only
+from tools.errors import ToolError
+from tools.estimate import EstimateArgs, EstimateContext, estimate_property
+from tools.kb_view import KBView
+from tools.surrogate_model import (
+    INDEX_FILE,
+    FlatForest,
+    StaleModelError,
+    kb_version_of,
+    load_cards,
+    load_model,
+)
+from tools.surrogate_train import SurrogateConfig, ensure_models, train_surrogates
+
+CONFIG = SurrogateConfig(min_train=20, properties=["tg", "density", "ffv"], tune=False, max_iter=150)
+NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked below)
+
+
+@pytest.fixture(scope="module")
+def trained(small_kb, small_kb_config):
+    """Models of the small KB in the default folder (<kb_dir>/models/surrogates/<kb_version>)."""
+    return train_surrogates(small_kb_config.kb_dir, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def ctx(trained, small_kb_config):
+    context = EstimateContext(KBView.for_split(small_kb_config.kb_dir, "test"))
+    yield context
+    context.close()
+
+
+def _tg_polymer(db_path: Path, split: str) -> tuple[int, str, float]:
+    con = connect_read_only(db_path)
+    try:
+        return con.execute("""
+            SELECT p.polymer_id, p.key, s.value FROM property_summary s JOIN polymers p USING (polymer_id)
+            WHERE s.property = 'tg' AND s.kind = 'experimental' AND p.split = ? ORDER BY p.polymer_id LIMIT 1""",
+                           [split]).fetchone()
+    finally:
+        con.close()
+
+
+def test_training_writes_versioned_folder(trained, small_kb):
+    folder, cards = trained
+    version = kb_version_of(Path(small_kb.db_path))
+    assert folder.name == version and folder.parent.name == "surrogates"
+    index = json.loads((folder / INDEX_FILE).read_text())
+    assert index["kb_version"] == version
+    assert {c.name for c in cards} == set(index["models"])
+    assert "tg__experimental" in index["models"]
+    for card in cards:
+        assert card.kb_version == version
+        assert (folder / f"{card.name}.joblib").exists() and (folder / f"{card.name}.json").exists()
+        assert card.n_train >= CONFIG.min_train and len(card.train_ids) == card.n_train
+        assert card.metrics.test_mae is None or card.metrics.test_mae >= 0
+        assert 0 <= card.domain.out_of_domain <= card.domain.in_domain <= 1
+
+
+def test_training_ids_are_train_split_only(trained, small_kb):
+    _, cards = trained
+    con = connect_read_only(Path(small_kb.db_path))
+    try:
+        splits = dict(con.execute("SELECT polymer_id, split FROM polymers").fetchall())
+    finally:
+        con.close()
+    for card in cards:
+        seen = {splits.get(pid) for pid in card.train_ids}
+        assert seen == {"train"}, f"{card.name} trained on {seen}"
+
+
+def test_known_polymer_estimate(ctx, small_kb):
+    pid, key, measured = _tg_polymer(Path(small_kb.db_path), "train")
+    est = estimate_property(EstimateArgs(polymer=key, property="tg"), ctx)
+    assert est.polymer_id == pid and est.kind == "experimental" and est.unit == "K"
+    assert math.isfinite(est.value) and est.lower <= est.value <= est.upper
+    assert est.nearest_similarity == pytest.approx(1.0)   # it is a training polymer itself
+    assert est.domain == "in-domain"
+    assert est.neighbours[0].polymer_id == pid
+    assert est.measured_value == pytest.approx(measured, rel=1e-3)  # train values are visible to a test agent
+    assert est.provenance.kb_version == ctx.kb_version and pid in est.provenance.polymer_ids
+    assert est.model.n_train > 0 and est.model.name == "tg__experimental"
+
+
+def test_new_polymer_gets_training_neighbours(ctx, small_kb):
+    key = to_repeat_unit(NEW_POLYMER).key
+    con = connect_read_only(Path(small_kb.db_path))
+    try:
+        assert con.execute("SELECT count(*) FROM polymers WHERE key = ?", [key]).fetchone()[0] == 0
+        train_ids = {r[0] for r in con.execute("SELECT polymer_id FROM polymers WHERE split = 'train'").fetchall()}
+    finally:
+        con.close()
+    est = estimate_property(EstimateArgs(polymer=NEW_POLYMER, property="tg", n_neighbours=4), ctx)
+    assert est.polymer_id is None and est.polymer == key
+    assert math.isfinite(est.value) and est.lower <= est.value <= est.upper
+    assert len(est.neighbours) == 4
+    sims = [n.similarity for n in est.neighbours]
+    assert sims == sorted(sims, reverse=True) and 0 < sims[0] < 1 and sims[0] == est.nearest_similarity
+    assert all(n.polymer_id in train_ids and n.psmiles for n in est.neighbours)
+    assert all(n.measured_value is not None and n.sources for n in est.neighbours)
+    assert est.domain in {"in-domain", "borderline", "out-of-domain"}
+
+
+def test_hidden_split_values_are_not_shown(trained, small_kb_config):
+    blind = EstimateContext(KBView(small_kb_config.kb_dir, frozenset({"train", "dev", "test"})))
+    try:
+        est = estimate_property(EstimateArgs(polymer=NEW_POLYMER, property="tg"), blind)
+    finally:
+        blind.close()
+    assert est.neighbours and all(n.measured_value is None and not n.sources for n in est.neighbours)
+    assert est.provenance.source_ids == []
+
+
+def test_units_and_kinds(ctx):
+    kelvin = estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg"), ctx)
+    celsius = estimate_property(EstimateArgs(polymer="*CC(*)C", property="Tg", unit="degC"), ctx)
+    assert celsius.unit == "degC" and celsius.value == pytest.approx(kelvin.value - 273.15, abs=0.05)
+    assert celsius.lower == pytest.approx(kelvin.lower - 273.15, abs=0.05)
+    md = estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg", kind="md_simulated"), ctx)
+    assert md.kind == "md_simulated" and md.model.name == "tg__md_simulated"
+    with pytest.raises(ToolError, match="unknown unit 'kgg'.*tg is in K"):
+        estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg", unit="kgg"), ctx)
+    with pytest.raises(ToolError, match="no dft model for 'tg'; kinds with a model: experimental, md_simulated"):
+        estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg", kind="dft"), ctx)
+
+
+def test_unknown_property_lists_available(ctx):
+    with pytest.raises(ToolError) as err:
+        estimate_property(EstimateArgs(polymer="*CC*", property="glass_transition"), ctx)
+    message = str(err.value)
+    assert "unknown property 'glass_transition'" in message
+    assert "Properties with a surrogate model: density, ffv, tg" in message
+    with pytest.raises(ToolError, match="no surrogate model for 'perm_co2'.*density, ffv, tg"):
+        estimate_property(EstimateArgs(polymer="*CC*", property="perm_co2"), ctx)
+
+
+@pytest.mark.parametrize("text", ["C1CC", "*CC", "not a polymer", ""])
+def test_invalid_polymer_is_a_tool_error(ctx, text):
+    with pytest.raises(ToolError, match="invalid polymer.*Write the repeat unit as SMILES"):
+        estimate_property(EstimateArgs(polymer=text, property="tg"), ctx)
+
+
+def test_stale_models_are_refused_and_retrained(trained, small_kb_config, tmp_path):
+    folder, _ = trained
+    version = kb_version_of(small_kb_config.paths.db)
+    with pytest.raises(StaleModelError, match="trained on KB"):
+        load_cards(folder, "0123456789abcdef")
+    stale = tmp_path / "stale"
+    shutil.copytree(folder, stale)
+    index = json.loads((stale / INDEX_FILE).read_text())
+    (stale / INDEX_FILE).write_text(json.dumps({**index, "kb_version": "0123456789abcdef"}))
+    with pytest.raises(ToolError, match="unavailable.*trained on KB 0123456789abcdef"):
+        estimate_property(EstimateArgs(polymer="*CC*", property="tg"),
+                          EstimateContext(KBView(small_kb_config.kb_dir), models_dir=stale))
+    small = SurrogateConfig(min_train=20, properties=["density"], tune=False, max_iter=50)
+    assert ensure_models(small_kb_config.kb_dir, small, models_dir=stale) == stale
+    retrained = load_cards(stale, version)
+    assert "density__md_simulated" in retrained
+    assert all(c.kb_version == version and c.property == "density" for c in retrained.values())
+    before = (stale / INDEX_FILE).stat().st_mtime_ns
+    assert ensure_models(small_kb_config.kb_dir, small, models_dir=stale) == stale   # up to date: no retraining
+    assert (stale / INDEX_FILE).stat().st_mtime_ns == before
+
+
+def test_flat_forest_matches_sklearn(trained, ctx):
+    folder, _ = trained
+    model = load_model(folder, "tg__experimental", ctx.kb_version)
+    rows = np.vstack([model.inputs_of(to_repeat_unit(s).key)[0]
+                      for s in ["*CC(*)C", "*OCC*", "*CC(*)c1ccccc1", "*c1ccc(Oc2ccc(*)cc2)cc1", "*CC(*)C#N"]])
+    flat = FlatForest(model.point)
+    assert np.allclose([flat.predict_row(r) for r in rows], model.point.predict(rows), atol=1e-9)
+    value, lo, hi = model.predict(rows)
+    one = np.array([model.predict_one(r) for r in rows])
+    assert np.allclose(one, np.column_stack([value, lo, hi]), atol=1e-9)
+
+
+def test_polymer_id_matches_kb_hash(ctx, small_kb):
+    pid, key, _ = _tg_polymer(Path(small_kb.db_path), "dev")
+    est = estimate_property(EstimateArgs(polymer=key, property="tg", n_neighbours=0), ctx)
+    assert est.polymer_id == pid == polymer_id_of(key)
+    assert est.neighbours == [] and est.measured_value is None   # dev values are hidden from a test agent
