@@ -95,6 +95,17 @@ def _parsed_sources(config: BuildConfig, files: list[SourceFile], md5s: list[str
     return out
 
 
+def _counter(progress: ProgressFn, stage: str, total: int) -> Callable[[int], None]:
+    """A callback for batch workers that report increments: it forwards the running total."""
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        progress(stage, done[0], total)
+
+    return tick
+
+
 def _download_dir(config: BuildConfig) -> Path | None:
     return config.paths.root / "downloads" if config.download else None
 
@@ -105,12 +116,7 @@ def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn)
 
     cache = caches.FrameCache(config.paths.cache / "repeat_units.parquet", "raw")
     known, missing = cache.lookup(strings)
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        progress("repeat units", done[0], len(missing))
-
+    tick = _counter(progress, "repeat units", len(missing))
     results = batch_to_repeat_units(missing, n_jobs=config.n_jobs, progress=tick) if missing else []
     new = pd.DataFrame({
         "raw": missing,
@@ -131,14 +137,9 @@ def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.
 
     cache = caches.FrameCache(config.paths.cache / "features.parquet", "key")
     known, missing = cache.lookup(keys)
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        progress("features", done[0], len(missing))
-
     if missing:
-        frame, fps, reasons = batch_featurize(missing, n_jobs=config.n_jobs, progress=tick)
+        frame, fps, reasons = batch_featurize(missing, n_jobs=config.n_jobs,
+                                              progress=_counter(progress, "features", len(missing)))
         frame = frame.reset_index(drop=True)
         frame.insert(0, "key", missing)
         frame["morgan"] = fps
@@ -254,14 +255,8 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         from kb.text_index import Embedder, TextIndex
 
         docs = text_docs(polymers, tables, features)
-        done = [0]
-
-        def tick(n: int) -> None:
-            done[0] += n
-            progress("text index", done[0], len(docs))
-
-        TextIndex.build(docs, Embedder(), cache_dir=paths.cache / "embeddings", progress=tick).save(
-            paths.staging / "text_index")
+        TextIndex.build(docs, Embedder(), cache_dir=paths.cache / "embeddings",
+                        progress=_counter(progress, "text index", len(docs))).save(paths.staging / "text_index")
         t = lap("text index", t)
     info = {"kb_version": version, "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_jobs": config.n_jobs, "max_rows": config.max_rows, "data_dir": str(config.data_dir),
