@@ -1,6 +1,6 @@
 """Surrogate models against two baselines on the grouped test split of the full KB, and the tool's latency.
 
-    .venv/bin/python -m bench.bench_estimates                        # every (property, kind) with >= 300 polymers
+    .venv/bin/python -m bench.bench_estimates             # every (property, kind) with >= 300 polymers
     .venv/bin/python -m bench.bench_estimates --property tg --property density --property ffv
 
 Ours: the models of `python -m tools.train_surrogates` (trained here first when missing or stale).
@@ -29,8 +29,9 @@ from kb.properties import PROPERTIES
 from kb.store import connect_read_only
 from tools.estimate import EstimateArgs, EstimateContext, estimate_property
 from tools.kb_view import KBView
-from tools.surrogate_model import design_matrix, kb_version_of, load_model
-from tools.surrogate_train import TrainingData, ensure_models, load_training_data
+from tools.surrogate_model import design_matrix
+from tools.surrogate_store import kb_version_of, load_model
+from tools.surrogate_train import TrainingData, ensure_models, load_training_data, nearest_similarities
 
 OUT = Path(__file__).resolve().parent / "out" / "estimates.json"
 MUST_BEAT = ("tg", "density", "ffv")
@@ -67,11 +68,12 @@ def compare(name: str, data: TrainingData, folder: Path, kb_version: str, trees:
     pos = data.rows_of(rows["polymer_id"].to_numpy(dtype=np.int64))
     split = rows["split"].to_numpy()
     tr, te = split == "train", split == "test"
-    assert set(data.ids[pos[tr]].tolist()) == set(card.train_ids), f"{name}: train split changed since training"
+    assert set(data.ids[pos[tr]].tolist()) == set(card.train_ids), f"{name}: train split changed"
     x_test = design_matrix(data.numeric[pos[te]], data.descriptors[pos[te]], data.fps[pos[te]],
                            np.asarray(card.fingerprint_bits, dtype=np.int64))
+    sims = nearest_similarities(model, data.fps[pos[te]])
     with threadpool_limits(limits=1, user_api="openmp"):
-        ours, lo, hi = model.predict(x_test)
+        ours, lo, hi = model.predict(x_test, sims)
     knn = knn_predict(data.ids[pos[tr]], data.fps[pos[tr]], y[tr], data.fps[pos[te]])
     start = time.perf_counter()
     bits = np.unpackbits(data.fps[pos], axis=1)
@@ -100,8 +102,8 @@ def latency(kb_dir: Path, keys: list[str], prop: str) -> dict:
         features_of(key)
         bare.append(time.perf_counter() - start)
     ctx.close()
-    p = {f"{name}_p{q}_ms": float(np.percentile(v, q) * 1000) for name, v in (("tool", tool), ("features_of", bare))
-         for q in (50, 90)}
+    p = {f"{name}_p{q}_ms": float(np.percentile(v, q) * 1000)
+         for name, v in (("tool", tool), ("features_of", bare)) for q in (50, 90)}
     p["ratio_p50"] = p["tool_p50_ms"] / p["features_of_p50_ms"]
     return p
 
@@ -110,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb-dir", type=Path, default=DEFAULT_KB_DIR)
     parser.add_argument("--min-measured", type=int, default=300, help="polymers a (property, kind) needs")
-    parser.add_argument("--property", action="append", default=None, help="only these properties (repeatable)")
+    parser.add_argument("--property", action="append", default=None, help="only these (repeatable)")
     parser.add_argument("--trees", type=int, default=200, help="random-forest baseline trees")
     parser.add_argument("--latency-n", type=int, default=300, help="polymers timed for latency")
     args = parser.parse_args()
@@ -127,19 +129,20 @@ def main() -> None:
               and (args.property is None or n.split("__")[0] in args.property)]
     chosen.sort(key=lambda n: -counts[tuple(n.split("__"))])
     rows = []
-    header = (f"{'model':42s} {'space':6s} {'n_tr':>5s} {'n_te':>5s}  {'MAE ours':>9s} {'kNN':>9s} {'RF':>9s}  "
-              f"{'R2 ours':>7s} {'kNN':>6s} {'RF':>6s}  {'cov80':>5s}  {'ours/best':>9s}")
+    header = (f"{'model':42s} {'space':6s} {'n_tr':>5s} {'n_te':>5s}  {'MAE ours':>9s} {'kNN':>9s} "
+              f"{'RF':>9s}  {'R2 ours':>7s} {'kNN':>6s} {'RF':>6s}  {'cov80':>5s}  {'ours/best':>9s}")
     print(header)
     for name in chosen:
         r = compare(name, data, folder, kb_version, args.trees)
         rows.append(r)
         best = min(r["mae_knn"], r["mae_rf"])
         print(f"{name:42s} {r['space']:6s} {r['n_train']:5d} {r['n_test']:5d}  {r['mae_ours']:9.4g} "
-              f"{r['mae_knn']:9.4g} {r['mae_rf']:9.4g}  {r['r2_ours']:7.3f} {r['r2_knn']:6.3f} {r['r2_rf']:6.3f}  "
-              f"{r['coverage']:5.2f}  {r['mae_ours'] / best:9.3f}", flush=True)
+              f"{r['mae_knn']:9.4g} {r['mae_rf']:9.4g}  {r['r2_ours']:7.3f} {r['r2_knn']:6.3f} "
+              f"{r['r2_rf']:6.3f}  {r['coverage']:5.2f}  {r['mae_ours'] / best:9.3f}", flush=True)
     beaten = [r for r in rows if r["mae_ours"] < min(r["mae_knn"], r["mae_rf"])]
-    print(f"\nours beats both baselines on {len(beaten)}/{len(rows)} models; mean ours/best-baseline MAE ratio "
-          f"{np.mean([r['mae_ours'] / min(r['mae_knn'], r['mae_rf']) for r in rows]):.3f}")
+    ratio = np.mean([r["mae_ours"] / min(r["mae_knn"], r["mae_rf"]) for r in rows])
+    print(f"\nours beats both baselines on {len(beaten)}/{len(rows)} models; mean ours/best-baseline MAE "
+          f"ratio {ratio:.3f}")
     for r in rows:
         if r["model"].split("__")[0] in MUST_BEAT:
             won = "beats" if r in beaten else "does NOT beat"
@@ -157,12 +160,13 @@ def main() -> None:
                                       [lat_model, args.latency_n]).fetchall()]
     con.close()
     lat = latency(args.kb_dir, keys, lat_model)
-    print(f"\nlatency over {len(keys)} test polymers ({lat_model}): estimate_property p50 {lat['tool_p50_ms']:.1f} ms "
-          f"(p90 {lat['tool_p90_ms']:.1f}); bare features_of p50 {lat['features_of_p50_ms']:.2f} ms; "
-          f"ratio {lat['ratio_p50']:.1f}x")
+    print(f"\nlatency over {len(keys)} test polymers ({lat_model}): estimate_property p50 "
+          f"{lat['tool_p50_ms']:.1f} ms (p90 {lat['tool_p90_ms']:.1f}); bare features_of p50 "
+          f"{lat['features_of_p50_ms']:.2f} ms; ratio {lat['ratio_p50']:.1f}x")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"kb_version": kb_version, "models": rows, "latency": lat,
-                               "log_scale": {n: PROPERTIES[n.split('__')[0]].log_scale for n in chosen}}, indent=1))
+    log_scale = {n: PROPERTIES[n.split("__")[0]].log_scale for n in chosen}
+    result = {"kb_version": kb_version, "models": rows, "latency": lat, "log_scale": log_scale}
+    OUT.write_text(json.dumps(result, indent=1))
     print(f"wrote {OUT} ({time.perf_counter() - start:.0f} s in all)")
 
 

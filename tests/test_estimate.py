@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
+from threadpoolctl import threadpool_limits
 
 from kb.assemble import polymer_id_of
 from kb.repeat_unit import to_repeat_unit
@@ -16,15 +18,9 @@ from kb.store import connect_read_only
 from tools.errors import ToolError
 from tools.estimate import EstimateArgs, EstimateContext, estimate_property
 from tools.kb_view import KBView
-from tools.surrogate_model import (
-    INDEX_FILE,
-    FlatForest,
-    StaleModelError,
-    kb_version_of,
-    load_cards,
-    load_model,
-)
-from tools.surrogate_train import SurrogateConfig, ensure_models, train_surrogates
+from tools.surrogate_model import FlatForest
+from tools.surrogate_store import INDEX_FILE, StaleModelError, kb_version_of, load_cards, load_model
+from tools.surrogate_train import SurrogateConfig, domain_thresholds, ensure_models, train_surrogates
 
 CONFIG = SurrogateConfig(min_train=20, properties=["tg", "density", "ffv"], tune=False, max_iter=150)
 NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked below)
@@ -48,7 +44,8 @@ def _tg_polymer(db_path: Path, split: str) -> tuple[int, str, float]:
     try:
         return con.execute("""
             SELECT p.polymer_id, p.key, s.value FROM property_summary s JOIN polymers p USING (polymer_id)
-            WHERE s.property = 'tg' AND s.kind = 'experimental' AND p.split = ? ORDER BY p.polymer_id LIMIT 1""",
+            WHERE s.property = 'tg' AND s.kind = 'experimental' AND p.split = ?
+            ORDER BY p.polymer_id LIMIT 1""",
                            [split]).fetchone()
     finally:
         con.close()
@@ -100,7 +97,8 @@ def test_new_polymer_gets_training_neighbours(ctx, small_kb):
     con = connect_read_only(Path(small_kb.db_path))
     try:
         assert con.execute("SELECT count(*) FROM polymers WHERE key = ?", [key]).fetchone()[0] == 0
-        train_ids = {r[0] for r in con.execute("SELECT polymer_id FROM polymers WHERE split = 'train'").fetchall()}
+        train_ids = {r[0] for r in con.execute(
+            "SELECT polymer_id FROM polymers WHERE split = 'train'").fetchall()}
     finally:
         con.close()
     est = estimate_property(EstimateArgs(polymer=NEW_POLYMER, property="tg", n_neighbours=4), ctx)
@@ -133,7 +131,7 @@ def test_units_and_kinds(ctx):
     assert md.kind == "md_simulated" and md.model.name == "tg__md_simulated"
     with pytest.raises(ToolError, match="unknown unit 'kgg'.*tg is in K"):
         estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg", unit="kgg"), ctx)
-    with pytest.raises(ToolError, match="no dft model for 'tg'; kinds with a model: experimental, md_simulated"):
+    with pytest.raises(ToolError, match="no dft model for 'tg'; kinds with a model: experimental, md_sim"):
         estimate_property(EstimateArgs(polymer="*CC(*)C", property="tg", kind="dft"), ctx)
 
 
@@ -171,7 +169,7 @@ def test_stale_models_are_refused_and_retrained(trained, small_kb_config, tmp_pa
     assert "density__md_simulated" in retrained
     assert all(c.kb_version == version and c.property == "density" for c in retrained.values())
     before = (stale / INDEX_FILE).stat().st_mtime_ns
-    assert ensure_models(small_kb_config.kb_dir, small, models_dir=stale) == stale   # up to date: no retraining
+    assert ensure_models(small_kb_config.kb_dir, small, models_dir=stale) == stale  # up to date: kept
     assert (stale / INDEX_FILE).stat().st_mtime_ns == before
 
 
@@ -179,11 +177,14 @@ def test_flat_forest_matches_sklearn(trained, ctx):
     folder, _ = trained
     model = load_model(folder, "tg__experimental", ctx.kb_version)
     rows = np.vstack([model.inputs_of(to_repeat_unit(s).key)[0]
-                      for s in ["*CC(*)C", "*OCC*", "*CC(*)c1ccccc1", "*c1ccc(Oc2ccc(*)cc2)cc1", "*CC(*)C#N"]])
+                      for s in ["*CC(*)C", "*OCC*", "*CC(*)c1ccccc1", "*c1ccc(Oc2ccc(*)cc2)cc1",
+                                "*CC(*)C#N"]])
     flat = FlatForest(model.point)
-    assert np.allclose([flat.predict_row(r) for r in rows], model.point.predict(rows), atol=1e-9)
-    value, lo, hi = model.predict(rows)
-    one = np.array([model.predict_one(r) for r in rows])
+    sims = np.array([0.9, 0.5, 0.1, 0.4, 0.7])   # spans every domain verdict, so every margin is used
+    with threadpool_limits(limits=1, user_api="openmp"):
+        value, lo, hi = model.predict(rows, sims)
+        assert np.allclose([flat.predict_row(r) for r in rows], model.point.predict(rows), atol=1e-9)
+    one = np.array([model.predict_one(r, s) for r, s in zip(rows, sims)])
     assert np.allclose(one, np.column_stack([value, lo, hi]), atol=1e-9)
 
 
@@ -192,3 +193,32 @@ def test_polymer_id_matches_kb_hash(ctx, small_kb):
     est = estimate_property(EstimateArgs(polymer=key, property="tg", n_neighbours=0), ctx)
     assert est.polymer_id == pid == polymer_id_of(key)
     assert est.neighbours == [] and est.measured_value is None   # dev values are hidden from a test agent
+
+
+def test_domain_thresholds_follow_dev_errors():
+    rng = np.random.default_rng(0)
+    sims = rng.uniform(0.1, 1.0, 400)
+    errors = np.where(sims >= 0.6, 1.0, np.where(sims >= 0.3, 2.0, 6.0)) * rng.uniform(0.5, 1.5, 400)
+    domain = domain_thresholds(sims, errors)   # mean error ~2.1: in-domain from ~0.3, out below ~0.3
+    assert 0.25 <= domain.out_of_domain <= domain.in_domain <= 0.35
+    few = domain_thresholds(sims[:5], errors[:5])
+    assert (few.in_domain, few.out_of_domain) == (0.5, 0.3) and few.how.startswith("default")
+
+
+def test_cli_trains_and_then_is_a_no_op(trained, small_kb_config, tmp_path):
+    from typer.testing import CliRunner
+
+    from tools.train_surrogates import main
+
+    app = typer.Typer()
+    app.command()(main)
+    args = ["--kb-dir", str(small_kb_config.kb_dir), "--models-dir", str(tmp_path / "m"),
+            "--property", "density", "--min-train", "50", "--no-tune"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "density__md_simulated" in first.output and (tmp_path / "m" / INDEX_FILE).exists()
+    before = (tmp_path / "m" / INDEX_FILE).stat().st_mtime_ns
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and (tmp_path / "m" / INDEX_FILE).stat().st_mtime_ns == before
+    bad = CliRunner().invoke(app, ["--kb-dir", str(small_kb_config.kb_dir), "--coverage", "1.5"])
+    assert bad.exit_code == 1 and "config error: coverage" in bad.output

@@ -1,20 +1,19 @@
 """A trained surrogate: its estimators, model card, feature recipe and training fingerprints (for the domain).
 
-What a prediction needs and nothing else: `SurrogateModel.predict(x)` gives value and calibrated interval in
-the model's space (log10 for log-scale properties), `.nearest(fp, k)` the most similar training polymers,
-`.verdict(similarity)` the applicability-domain verdict. Training lives in tools.surrogate_train.
+What a prediction needs and nothing else: `SurrogateModel.inputs_of(key)` featurises a polymer,
+`.nearest(fp, k)` finds the most similar training polymers, `.predict(x, similarities)` (or `.predict_one`)
+gives the value and calibrated interval in the model's space (log10 for log-scale properties) and
+`.verdict(similarity)` the applicability-domain verdict. Training lives in tools.surrogate_train, saving and
+loading in tools.surrogate_store.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import joblib
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 from rdkit import Chem, RDLogger
@@ -24,25 +23,23 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from kb.errors import InvalidPolymerError, PolyBenchError
 from kb.features import FEATURE_COLUMNS, features_of, fingerprint_of_mol
 from kb.fp_index import FingerprintIndex
-from kb.store import connect_read_only
 
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
-INDEX_FILE = "index.json"
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(c for c, t in FEATURE_COLUMNS.items() if t != "VARCHAR")
 Verdict = Literal["in-domain", "borderline", "out-of-domain"]
 # RDKit descriptors that cost < ~0.05 ms each (measured over 300 Tg polymers: 100 of them ~4 ms together; the
 # full list ~17 ms). Left out: qed, Ipc, BertzCT, BalabanJ, BCUT2D, Chi, EState indices, fr_ SMARTS counts,
 # MolLogP / NumRotatableBonds (the features table has star-aware versions). On experimental Tg they cut the
 # grouped test MAE by ~2 K.
-_SLOW = {"qed", "AvgIpc", "Ipc", "BertzCT", "BalabanJ", "SPS", "MolLogP", "NumRotatableBonds", "MaxEStateIndex",
-         "MaxAbsEStateIndex", "MinEStateIndex", "MinAbsEStateIndex"}
+_SLOW = {"qed", "AvgIpc", "Ipc", "BertzCT", "BalabanJ", "SPS", "MolLogP", "NumRotatableBonds",
+         "MaxEStateIndex", "MaxAbsEStateIndex", "MinEStateIndex", "MinAbsEStateIndex"}
 _DESCRIPTOR_FNS = {n: f for n, f in Descriptors.descList
                    if n not in _SLOW and not n.startswith(("BCUT2D", "Chi", "fr_"))}
 RDKIT_DESCRIPTORS: tuple[str, ...] = tuple(_DESCRIPTOR_FNS)
-_PER_HEAVY = tuple(c for c in NUMERIC_COLUMNS if c not in ("heavy_atoms", "n_attachments", "backbone_aromatic",
-                                                          "fraction_sp3"))
+_PER_HEAVY = tuple(c for c in NUMERIC_COLUMNS
+                   if c not in ("heavy_atoms", "n_attachments", "backbone_aromatic", "fraction_sp3"))
 _PER_BACKBONE = ("mw", "rotatable_bonds", "rings", "aromatic_rings", "sidechain_atoms")
 
 
@@ -95,7 +92,7 @@ class ModelCard(BaseModel):
     params: dict[str, Any]
     n_iter: int
     coverage_target: float
-    conformal_margin: float                    # added to both quantile ends (model space), from dev
+    conformal_margins: dict[str, float]        # per domain verdict: added to both quantile ends (model space)
     calibrated: bool                           # False when dev was too small to tune and calibrate on
     domain: DomainThresholds
     metrics: ModelMetrics
@@ -111,7 +108,8 @@ def model_name(prop: str, kind: str) -> str:
 
 def numeric_row(values: dict[str, object]) -> np.ndarray:
     """NUMERIC_COLUMNS of one features_of dict as float64 (None -> NaN, booleans -> 0/1)."""
-    return np.array([np.nan if values[c] is None else float(values[c]) for c in NUMERIC_COLUMNS])  # type: ignore[arg-type]
+    return np.array([np.nan if values[c] is None else float(values[c])  # type: ignore[arg-type]
+                     for c in NUMERIC_COLUMNS])
 
 
 def descriptor_row(mol: Chem.Mol, names: tuple[str, ...] | list[str] = RDKIT_DESCRIPTORS) -> np.ndarray:
@@ -147,7 +145,8 @@ def intensive_columns(numeric: np.ndarray) -> np.ndarray:
     return np.column_stack(per_heavy + per_backbone + [col["backbone_atoms"] / heavy])
 
 
-def design_matrix(numeric: np.ndarray, descriptors: np.ndarray, fps: np.ndarray, bits: np.ndarray) -> np.ndarray:
+def design_matrix(numeric: np.ndarray, descriptors: np.ndarray, fps: np.ndarray,
+                  bits: np.ndarray) -> np.ndarray:
     """Model input, one row per polymer: features table, intensive ratios, RDKit descriptors, Morgan bits."""
     numeric, descriptors, fps = np.atleast_2d(numeric), np.atleast_2d(descriptors), np.atleast_2d(fps)
     unpacked = np.unpackbits(fps, axis=1)[:, bits]
@@ -246,22 +245,27 @@ class SurrogateModel:
     def inputs_of(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """Model input row and packed fingerprint of a canonical key (raises InvalidPolymerError)."""
         numeric, descriptors, fp = featurize_key(key, self.card.rdkit_descriptors)
-        return design_matrix(numeric, descriptors, fp, np.asarray(self.card.fingerprint_bits, dtype=np.int64)), fp
+        bits = np.asarray(self.card.fingerprint_bits, dtype=np.int64)
+        return design_matrix(numeric, descriptors, fp, bits), fp
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def margin_of(self, similarity: float) -> float:
+        """Conformal margin for a query with this nearest-training similarity (Mondrian by verdict)."""
+        return self.card.conformal_margins.get(self.verdict(similarity), 0.0)
+
+    def predict(self, x: np.ndarray, similarities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Value, lower and upper bound per row, model space; lower <= value <= upper always holds."""
         value = self.point.predict(x)
-        margin = self.card.conformal_margin
+        margin = np.array([self.margin_of(float(s)) for s in similarities])
         lo = self.lower.predict(x) - margin
         hi = self.upper.predict(x) + margin
         return value, np.minimum(np.minimum(lo, hi), value), np.maximum(np.maximum(lo, hi), value)
 
-    def predict_one(self, x: np.ndarray) -> tuple[float, float, float]:
-        """predict for a single row through the flat trees (fast path of the tool)."""
+    def predict_one(self, x: np.ndarray, similarity: float) -> tuple[float, float, float]:
+        """predict for a single row through the flat trees (the tool's fast path, same numbers)."""
         if self._flat is None:
             self._flat = (FlatForest(self.point), FlatForest(self.lower), FlatForest(self.upper))
         value, lo, hi = (f.predict_row(x) for f in self._flat)
-        margin = self.card.conformal_margin
+        margin = self.margin_of(similarity)
         lo, hi = lo - margin, hi + margin
         return value, min(lo, hi, value), max(lo, hi, value)
 
@@ -283,75 +287,3 @@ def verdict_of(similarity: float, domain: DomainThresholds) -> Verdict:
     if math.isnan(similarity) or similarity < domain.out_of_domain:
         return "out-of-domain"
     return "in-domain" if similarity >= domain.in_domain else "borderline"
-
-
-class StaleModelError(PolyBenchError):
-    """Models on disk were trained on another KB version (or are missing): retrain them."""
-
-
-def models_dir_of(kb_dir: Path, kb_version: str) -> Path:
-    """Default folder of the surrogate models trained on one KB version."""
-    return Path(kb_dir) / "models" / "surrogates" / kb_version
-
-
-def kb_version_of(db_path: Path) -> str:
-    """The kb_version recorded in a finished KB's build_info."""
-    con = connect_read_only(db_path)
-    try:
-        row = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()
-    finally:
-        con.close()
-    if row is None:
-        raise PolyBenchError(f"{db_path} has no kb_version in build_info; rebuild it")
-    return str(row[0])
-
-
-def save_models(models: list[SurrogateModel], folder: Path, kb_version: str, config: dict[str, Any]) -> None:
-    """Write each model (joblib) and its card (JSON), then index.json last: a folder without it is unfinished."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / INDEX_FILE).unlink(missing_ok=True)
-    for model in models:
-        joblib.dump(model, folder / f"{model.card.name}.joblib", compress=1)
-        (folder / f"{model.card.name}.json").write_text(model.card.model_dump_json(indent=1))
-    index = {"schema_version": SCHEMA_VERSION, "kb_version": kb_version, "config": config,
-             "models": sorted(m.card.name for m in models)}
-    (folder / INDEX_FILE).write_text(json.dumps(index, indent=1))
-
-
-def read_index(folder: Path) -> dict[str, Any] | None:
-    """The folder's index.json (kb_version, config, model names), or None when absent or unfinished."""
-    path = Path(folder) / INDEX_FILE
-    if not path.exists():
-        return None
-    index = json.loads(path.read_text())
-    return index if index.get("schema_version") == SCHEMA_VERSION else None
-
-
-def load_cards(folder: Path, kb_version: str) -> dict[str, ModelCard]:
-    """The model cards of a folder by name; refuses (StaleModelError) models of another KB version."""
-    index = read_index(folder)
-    if index is None:
-        raise StaleModelError(f"no finished surrogate models in {folder}; run `python -m tools.train_surrogates`")
-    if index["kb_version"] != kb_version:
-        raise StaleModelError(f"surrogate models in {folder} were trained on KB {index['kb_version']}, the KB is "
-                              f"{kb_version}; retrain with `python -m tools.train_surrogates`")
-    cards = {name: ModelCard.model_validate_json((Path(folder) / f"{name}.json").read_text())
-             for name in index["models"]}
-    stale = [n for n, c in cards.items() if c.kb_version != kb_version]
-    if stale:
-        raise StaleModelError(f"models {stale} in {folder} are not of KB {kb_version}; retrain")
-    return cards
-
-
-def load_model(folder: Path, name: str, kb_version: str) -> SurrogateModel:
-    """One saved model; refuses (StaleModelError) a model of another KB version."""
-    model = joblib.load(Path(folder) / f"{name}.joblib")
-    if not isinstance(model, SurrogateModel) or model.card.kb_version != kb_version:
-        raise StaleModelError(f"{Path(folder) / name}.joblib is not a surrogate of KB {kb_version}; retrain")
-    return model
-
-
-def load_models(folder: Path, kb_version: str) -> dict[str, SurrogateModel]:
-    """Every model of a folder by name; refuses (StaleModelError) models of another KB version."""
-    return {name: load_model(folder, name, kb_version) for name in load_cards(folder, kb_version)}

@@ -1,17 +1,18 @@
 """Train surrogate property models on the train split, tune and calibrate them on dev, score them on test.
 
-One model per (property, kind of data). Kinds are never pooled: MD-simulated Tg sits systematically above
-experimental Tg and DFT band gaps are not measured ones, so "experimental Tg" and "MD Tg" are separate
-models and the tools name the kind they used. Targets are each polymer's median value per (property, kind)
-from `property_summary`, in the canonical unit (log10 of it for log-scale properties); measurement
-conditions (temperature, gas...) are not features, so the median mixes them.
+One model per (property, kind of data). Kinds are never pooled: on the 865 polymers with both, MD-simulated
+Tg averages 28 K above experimental Tg, and DFT band gaps are not measured ones; so "experimental Tg" and
+"MD Tg" are separate models and the tools name the kind they used. Targets are each polymer's median value
+per (property, kind) from `property_summary`, in the canonical unit (log10 of it for log-scale properties);
+measurement conditions (temperature, gas...) are not features, so the median mixes them.
 
-Inputs: the numeric columns of the `features` table plus up to `max_bits` Morgan bits chosen on the
-training polymers (most variable first). Point model: HistGradientBoostingRegressor (squared error),
-early-stopped on dev and picked from a small grid by dev MAE. Interval: 10 % / 90 % quantile models of the
-same shape, widened by a split-conformal margin from dev (CQR) to the target coverage. Domain: the Tanimoto
-similarity to the nearest training polymer; cut-offs come from the dev error-vs-similarity curve (see
-`domain_thresholds`). The test split is only ever scored, never used to choose anything.
+Inputs (tools.surrogate_model.design_matrix): the numeric columns of the `features` table, their
+per-heavy-atom / per-backbone-atom ratios, 100 cheap RDKit descriptors and up to `max_bits` Morgan bits
+chosen on the training polymers (most variable first). Point model: HistGradientBoostingRegressor (squared
+error), early-stopped on dev and picked from a small grid by dev MAE. Interval: 10 % / 90 % quantile models
+of the same shape, widened by split-conformal margins from dev (CQR, one margin per domain verdict) to the
+target coverage. Domain: the Tanimoto similarity to the nearest training polymer; cut-offs come from the
+dev error-vs-similarity curve (see `domain_thresholds`). The test split is only scored, never used to choose.
 """
 
 from __future__ import annotations
@@ -46,20 +47,18 @@ from tools.surrogate_model import (
     batch_descriptors,
     design_matrix,
     input_names,
-    kb_version_of,
     model_name,
-    models_dir_of,
-    read_index,
-    save_models,
     verdict_of,
 )
+from tools.surrogate_store import kb_version_of, models_dir_of, read_index, save_models
 
 log = logging.getLogger(__name__)
 
 MIN_DEV = 20                    # fewer dev polymers: no tuning, no calibration, default domain cut-offs
 DEFAULT_DOMAIN = (0.5, 0.3)     # in-domain >= 0.5, out-of-domain < 0.3 Tanimoto, where dev cannot tell
 PATIENCE = 30                   # early stopping: rounds without dev improvement
-GRID: tuple[dict[str, float], ...] = (  # on exp. Tg these two were within 1 K on dev; 63 leaves was slower, no better
+# on experimental Tg these two were within 1 K on dev; 63 leaves was slower and no better
+GRID: tuple[dict[str, float], ...] = (
     {"max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1.0, "max_features": 0.5},
     {"max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0, "max_features": 1.0},
 )
@@ -71,7 +70,7 @@ class SurrogateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_train: int = Field(default=100, ge=2, description="train-split polymers a (property, kind) needs")
-    max_bits: int = Field(default=384, ge=0, le=2048, description="Morgan bits used as inputs (most variable)")
+    max_bits: int = Field(default=384, ge=0, le=2048, description="Morgan bits used (most variable)")
     coverage: float = Field(default=0.8, gt=0.0, lt=1.0, description="target coverage of the interval")
     learning_rate: float = Field(default=0.05, gt=0.0, le=1.0)
     max_iter: int = Field(default=2000, ge=10, description="boosting rounds before early stopping")
@@ -167,8 +166,9 @@ def domain_thresholds(sims: np.ndarray, abs_err: np.ndarray) -> DomainThresholds
     bad = sims[fitted >= 2 * mean_err]
     out = float(bad.max()) if len(bad) else float(np.quantile(sims, 0.05))
     out = min(out, in_domain)
+    out_rule = "where it >= 2x dev MAE" if len(bad) else "below the 5th percentile of dev similarity"
     how = (f"dev ({len(sims)} polymers): in-domain where the isotonic error curve <= dev MAE {mean_err:.4g}; "
-           f"out-of-domain {'where it >= 2x dev MAE' if len(bad) else 'below the 5th percentile of dev similarity'}")
+           f"out-of-domain {out_rule}")
     return DomainThresholds(in_domain=round(in_domain, 4), out_of_domain=round(out, 4), how=how)
 
 
@@ -210,11 +210,22 @@ def _fit_point(x_tr: np.ndarray, y_tr: np.ndarray, x_dev: np.ndarray, y_dev: np.
     return best[1], best[2]
 
 
-def _conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, coverage: float) -> float:
-    """Split-conformal (CQR) margin: how far to widen [lo, hi] so that `coverage` of dev falls inside."""
+def conformal_margins(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, verdicts: np.ndarray,
+                      coverage: float) -> dict[str, float]:
+    """Split-conformal (CQR) margins per domain verdict: how far to widen [lo, hi] to hold `coverage` of dev.
+
+    Mondrian by verdict: a verdict with >= MIN_DEV dev polymers gets its own margin, others the pooled one,
+    so out-of-domain queries get the wider intervals their dev errors call for.
+    """
     scores = np.maximum(lo - y, y - hi)
-    level = min(1.0, math.ceil((len(y) + 1) * coverage) / len(y))
-    return float(np.quantile(scores, level, method="higher"))
+
+    def margin(sample: np.ndarray) -> float:
+        level = min(1.0, math.ceil((len(sample) + 1) * coverage) / len(sample))
+        return float(np.quantile(sample, level, method="higher"))
+
+    pooled = margin(scores)
+    return {v: round(margin(scores[verdicts == v]) if (verdicts == v).sum() >= MIN_DEV else pooled, 6)
+            for v in ("in-domain", "borderline", "out-of-domain")}
 
 
 def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfig,
@@ -229,9 +240,10 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
     pos = data.rows_of(rows["polymer_id"].to_numpy(dtype=np.int64))
     part = {s: (pos[split == s], y_all[split == s]) for s in ("train", "dev", "test")}
     bits = select_bits(data.fps[part["train"][0]], config.max_bits)
-    xs = {s: design_matrix(data.numeric[p], data.descriptors[p], data.fps[p], bits) for s, (p, _) in part.items()}
+    xs = {s: design_matrix(data.numeric[p], data.descriptors[p], data.fps[p], bits)
+          for s, (p, _) in part.items()}
     ys = {s: y for s, (_, y) in part.items()}
-    empty = np.isnan(xs["train"]).all(axis=0)  # sklearn cannot bin an all-NaN column; never split on it anyway
+    empty = np.isnan(xs["train"]).all(axis=0)  # sklearn cannot bin an all-NaN column (never split on anyway)
     for x in xs.values():
         x[:, empty] = 0.0
     params, point = _fit_point(xs["train"], ys["train"], xs["dev"], ys["dev"], config)
@@ -241,9 +253,6 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
     quick = config.model_copy(update={"learning_rate": min(1.0, 2 * config.learning_rate)})
     lower, upper = (_boosted(quick, params, loss="quantile", quantile=q, max_iter=max(10, n_iter // 2),
                              early_stopping=False).fit(xs["train"], ys["train"]) for q in (alpha, 1 - alpha))
-    calibrated = len(ys["dev"]) >= MIN_DEV
-    margin = (_conformal_margin(lower.predict(xs["dev"]), upper.predict(xs["dev"]), ys["dev"], config.coverage)
-              if calibrated else 0.0)
     train_ids = data.ids[part["train"][0]]
     card = ModelCard(
         name=model_name(prop, kind), property=prop, kind=kind, unit=pdef.unit, log_scale=pdef.log_scale,
@@ -251,11 +260,18 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
         feature_columns=input_names(bits.tolist()), rdkit_descriptors=list(RDKIT_DESCRIPTORS),
         rdkit_version=rdBase.rdkitVersion, fingerprint_bits=bits.tolist(),
         params={**params, "learning_rate": config.learning_rate, "loss": "squared_error"}, n_iter=n_iter,
-        coverage_target=config.coverage, conformal_margin=margin, calibrated=calibrated,
-        domain=DomainThresholds(in_domain=DEFAULT_DOMAIN[0], out_of_domain=DEFAULT_DOMAIN[1], how="placeholder"),
+        coverage_target=config.coverage, conformal_margins={}, calibrated=len(ys["dev"]) >= MIN_DEV,
+        domain=DomainThresholds(in_domain=DEFAULT_DOMAIN[0], out_of_domain=DEFAULT_DOMAIN[1],
+                                how=f"default: only {len(ys['dev'])} dev polymers"),
         metrics=ModelMetrics(space="log10" if pdef.log_scale else "linear"), train_seconds=0.0,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"), train_ids=train_ids.tolist())
     model = SurrogateModel(card, point, lower, upper, train_ids, data.fps[part["train"][0]])
+    if card.calibrated:  # domain cut-offs from the point model's dev errors, then margins per verdict
+        dev_sims = nearest_similarities(model, data.fps[part["dev"][0]])
+        card.domain = domain_thresholds(dev_sims, np.abs(point.predict(xs["dev"]) - ys["dev"]))
+        verdicts = np.array([verdict_of(float(v), card.domain) for v in dev_sims])
+        card.conformal_margins = conformal_margins(lower.predict(xs["dev"]), upper.predict(xs["dev"]),
+                                                   ys["dev"], verdicts, config.coverage)
     _score(model, xs, ys, {s: data.fps[p] for s, (p, _) in part.items()})
     card.train_seconds = round(time.perf_counter() - start, 2)
     log.info("%s: n_train %d, test MAE %s (%.1f s)", card.name, card.n_train, card.metrics.test_mae,
@@ -264,18 +280,17 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
 
 
 def _score(model: SurrogateModel, xs: dict, ys: dict, fps: dict) -> None:
-    """Fill the card's domain cut-offs (from dev) and its dev / test metrics."""
+    """Fill the card's dev / test metrics (and dev counts per verdict)."""
     card = model.card
     metrics = card.metrics
     errors, sims, inside = {}, {}, {}
     for s in ("dev", "test"):
         if len(ys[s]) == 0:
             continue
-        value, lo, hi = model.predict(xs[s])
-        errors[s] = np.abs(value - ys[s])
         sims[s] = nearest_similarities(model, fps[s])
+        value, lo, hi = model.predict(xs[s], sims[s])
+        errors[s] = np.abs(value - ys[s])
         inside[s] = float(((ys[s] >= lo) & (ys[s] <= hi)).mean())
-    card.domain = domain_thresholds(sims.get("dev", np.zeros(0)), errors.get("dev", np.zeros(0)))
     if "dev" in errors:
         metrics.dev_mae = round(float(errors["dev"].mean()), 6)
         metrics.dev_coverage = round(inside["dev"], 4)
@@ -293,7 +308,7 @@ def _score(model: SurrogateModel, xs: dict, ys: dict, fps: dict) -> None:
 
 def train_surrogates(kb_dir: Path, config: SurrogateConfig | None = None,
                      models_dir: Path | None = None) -> tuple[Path, list[ModelCard]]:
-    """Train every model the KB has data for and save them (default <kb_dir>/models/surrogates/<kb_version>)."""
+    """Train every model the KB has data for; save them (default <kb_dir>/models/surrogates/<kb_version>)."""
     config = config or SurrogateConfig()
     paths = KBPaths(kb_dir)
     kb_version = kb_version_of(paths.db)
@@ -307,19 +322,22 @@ def train_surrogates(kb_dir: Path, config: SurrogateConfig | None = None,
             con.close()
         specs = model_specs(data.targets, config.min_train)
         if not specs:
-            raise PolyBenchError(f"no (property, kind) has >= {config.min_train} train-split polymers in {paths.db}")
+            raise PolyBenchError(f"no (property, kind) has >= {config.min_train} train-split polymers "
+                                 f"in {paths.db}")
         models = [train_model(prop, kind, data, config, kb_version) for prop, kind, _ in specs]
     save_models(models, folder, kb_version, config.model_dump(mode="json"))
     return folder, [m.card for m in models]
 
 
-def ensure_models(kb_dir: Path, config: SurrogateConfig | None = None, models_dir: Path | None = None) -> Path:
-    """The models folder for the KB's current version: reused when trained on it with this config, else retrained."""
+def ensure_models(kb_dir: Path, config: SurrogateConfig | None = None,
+                  models_dir: Path | None = None) -> Path:
+    """The models folder of the KB's current version: reused if made with this config, else retrained."""
     config = config or SurrogateConfig()
     kb_version = kb_version_of(KBPaths(kb_dir).db)
     folder = Path(models_dir) if models_dir else models_dir_of(kb_dir, kb_version)
     index = read_index(folder)
-    if index is not None and index["kb_version"] == kb_version and index["config"] == config.model_dump(mode="json"):
+    wanted = config.model_dump(mode="json")
+    if index is not None and index["kb_version"] == kb_version and index["config"] == wanted:
         return folder
     log.info("surrogate models in %s are missing or stale (KB %s); retraining", folder, kb_version)
     return train_surrogates(kb_dir, config, folder)[0]

@@ -21,7 +21,8 @@ from rich.console import Console
 
 from kb.config import DEFAULT_KB_DIR, KBPaths
 from kb.errors import PolyBenchError
-from tools.surrogate_model import ModelCard, kb_version_of, load_cards
+from tools.surrogate_model import ModelCard
+from tools.surrogate_store import kb_version_of, load_cards
 from tools.surrogate_train import SurrogateConfig, ensure_models, train_surrogates
 
 
@@ -29,8 +30,8 @@ def render_cards(cards: list[ModelCard], console: Console) -> None:
     """One table row per model: data sizes and held-out errors."""
     from rich.table import Table
 
-    table = Table("model", "unit", "n_train", "n_dev", "n_test", "test MAE", "test R2", "coverage", "domain in/out",
-                  "s")
+    table = Table("model", "unit", "n_train", "n_dev", "n_test", "test MAE", "test R2", "coverage",
+                  "domain in/out", "s")
     for c in sorted(cards, key=lambda c: -c.n_train):
         m = c.metrics
         unit = f"log10({c.unit})" if c.log_scale else c.unit
@@ -44,12 +45,12 @@ def render_cards(cards: list[ModelCard], console: Console) -> None:
 
 def main(
     *,
-    kb_dir: Annotated[Path, typer.Option(help="the KB folder (holds current/polybench.duckdb)")] = DEFAULT_KB_DIR,
-    models_dir: Annotated[Path | None, typer.Option(help="where to write (default: <kb_dir>/models/...)")] = None,
+    kb_dir: Annotated[Path, typer.Option(help="the KB folder (holds current/)")] = DEFAULT_KB_DIR,
+    models_dir: Annotated[Path | None, typer.Option(help="default: <kb_dir>/models/surrogates/<v>")] = None,
     min_train: Annotated[int, typer.Option(help="train-split polymers a (property, kind) needs")] = 100,
     max_bits: Annotated[int, typer.Option(help="Morgan bits used as inputs")] = 384,
     coverage: Annotated[float, typer.Option(help="target coverage of the calibrated interval")] = 0.8,
-    prop: Annotated[list[str] | None, typer.Option("--property", help="only this property (repeatable)")] = None,
+    prop: Annotated[list[str] | None, typer.Option("--property", help="only this one (repeatable)")] = None,
     tune: Annotated[bool, typer.Option(help="try the small hyper-parameter grid on dev")] = True,
     force: Annotated[bool, typer.Option(help="retrain even when up-to-date models exist")] = False,
 ) -> None:
