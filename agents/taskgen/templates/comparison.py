@@ -15,7 +15,6 @@ from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, letter
 from agents.taskgen.registry import register
 from agents.taskgen.templates.prediction import (
     ValueIndex,
-    display_name,
     parse_phrase,
     pick_separated,
     property_phrase,
@@ -121,7 +120,7 @@ class PairHigher(_Base):
 
     def question(self, ctx: TemplateContext, draw: Draw) -> str:
         phrase = property_phrase(draw.params["prop"], draw.params["kind"])
-        a, b = (display_name(ctx.pools, p) for p in draw.polymer_ids)
+        a, b = (ctx.pools.display_name(p) for p in draw.polymer_ids)
         return f"Which polymer has the {draw.params['direction']} {phrase}: A) {a} or B) {b}?"
 
     def compose(self, ctx, draw):
@@ -132,7 +131,7 @@ class PairHigher(_Base):
         subs = self.subs(ctx, draw, letter)
         return make_task(self, ctx, difficulty=self.difficulty, question=question,
                          gold=Answer(type="choice", choice=letter),
-                         options=lettered([display_name(ctx.pools, p) for p in ids]), sub_questions=subs,
+                         options=lettered([ctx.pools.display_name(p) for p in ids]), sub_questions=subs,
                          composition=f"the polymer with the {direction} value from the steps" if subs else None,
                          polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]))
 
@@ -187,7 +186,7 @@ class PairHigherUnits(PairHigherStepwise):
         return [(float(f"{convert(r[0], unit, u):.4g}"), u) for r, u in zip(rows, draw.params["units"])]
 
     def question(self, ctx, draw):
-        listed = "; ".join(f"polymer {LETTERS[i]}, {display_name(ctx.pools, p)}: {value_text(v, SHOWN_UNIT.get(u, u))}"
+        listed = "; ".join(f"polymer {LETTERS[i]}, {ctx.pools.display_name(p)}: {value_text(v, SHOWN_UNIT.get(u, u))}"
                            for i, (p, (v, u)) in enumerate(zip(draw.polymer_ids, self.shown(ctx, draw))))
         return (f"Two polymers and their {property_phrase(draw.params['prop'], draw.params['kind'])}: {listed}. "
                 f"Which polymer has the {draw.params['direction']} value?")
@@ -229,7 +228,7 @@ class RankByProperty(_Base):
         index = value_index(ctx.pools)
         ranking = _ranking([r[0] for r in _medians(index, ids, prop, kind)], highest_first)
         words = "highest to lowest" if highest_first else "lowest to highest"
-        listed = "\n".join(f"{LETTERS[i]}) {display_name(ctx.pools, p)}" for i, p in enumerate(ids))
+        listed = "\n".join(f"{LETTERS[i]}) {ctx.pools.display_name(p)}" for i, p in enumerate(ids))
         question = (f"Rank these polymers by their {property_phrase(prop, kind)}, from {words}. Answer with "
                     f"their letters joined by '>' (first = {words.split()[0]}).\n{listed}")
         gold = Answer(type="ranking", ranking=ranking)

@@ -52,7 +52,6 @@ class ValueIndex:
     groups: list[ValueGroup]
     rows: dict[tuple[int, str, str], Row]
     structure: dict[int, tuple[list[str], int]]  # functional groups present, aromatic rings
-    names: dict[int, str] = field(default_factory=dict)
     _weights: dict[tuple[int, tuple[str, ...] | None], tuple[list[ValueGroup], np.ndarray]] = field(
         default_factory=dict)
 
@@ -69,14 +68,14 @@ class ValueIndex:
         return fit[int(rng.choice(len(fit), p=p))] if fit else None
 
 
-_INDEX: dict[int, tuple[Pools, ValueIndex]] = {}
-
-
 def value_index(pools: Pools) -> ValueIndex:
-    """The value index of one split's pools (built on first use; the pools object is kept alive with it)."""
-    cached = _INDEX.get(id(pools))
-    if cached is not None and cached[0] is pools:
-        return cached[1]
+    """The value index of one split's pools (built on first use, kept in the pools' own cache)."""
+    if "value_index" not in pools.cache:
+        pools.cache["value_index"] = _build_value_index(pools)
+    return pools.cache["value_index"]
+
+
+def _build_value_index(pools: Pools) -> ValueIndex:
     v = pools.values
     keep = (~v["property"].isin(EXCLUDED_PROPERTIES) & v["kind"].isin(list(KIND_WORDS))
             & v["polymer_id"].isin(pools.polymers.index) & np.isfinite(v["value"].to_numpy(dtype=float)))
@@ -95,17 +94,7 @@ def value_index(pools: Pools) -> ValueIndex:
     names = list(FUNCTIONAL_GROUPS)
     structure = {int(pid): (sorted(names[j] for j in np.flatnonzero(present)), int(n))
                  for pid, present, n in zip(ids, table, rings)}
-    index = ValueIndex(groups, rows, structure)
-    _INDEX[id(pools)] = (pools, index)
-    return index
-
-
-def display_name(pools: Pools, polymer_id: int) -> str:
-    """pools.display_name, memoised in the value index (a row look-up in the wide polymers table is slow)."""
-    names = value_index(pools).names
-    if polymer_id not in names:
-        names[polymer_id] = pools.display_name(polymer_id)
-    return names[polymer_id]
+    return ValueIndex(groups, rows, structure)
 
 
 def separated(prop: str, a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
@@ -197,7 +186,7 @@ class PropertyValue(_Base):
     def compose(self, ctx, draw):
         pid, prop, kind = draw.polymer_ids[0], draw.params["prop"], draw.params["kind"]
         index = value_index(ctx.pools)
-        question = (f"What is the {property_phrase(prop, kind)} of {display_name(ctx.pools, pid)}? "
+        question = (f"What is the {property_phrase(prop, kind)} of {ctx.pools.display_name(pid)}? "
                     f"Give the value in {unit_text(prop)}.")
         return make_task(self, ctx, difficulty=2, question=question,
                          gold=value_answer(prop, index.rows[(pid, prop, kind)][0]), polymer_ids=[pid],
@@ -228,7 +217,7 @@ class PropertyValueChoice(_Base):
         options, letter = shuffled_choice(np.random.default_rng(draw.params["seed"]),
                                           value_text(index.rows[(pid, prop, kind)][0], unit),
                                           [value_text(v, unit) for v in draw.params["distractors"]])
-        question = (f"Which value is the {property_phrase(prop, kind)} of {display_name(ctx.pools, pid)}? "
+        question = (f"Which value is the {property_phrase(prop, kind)} of {ctx.pools.display_name(pid)}? "
                     f"Exactly one option is right.")
         return make_task(self, ctx, difficulty=2, question=question, gold=Answer(type="choice", choice=letter),
                          options=options, polymer_ids=[pid], source_ids=sources_of(index, [(pid, prop, kind)]))
@@ -274,7 +263,7 @@ class PropertyValueStepwise(_Base):
             SubQuestion(id="estimate", question=f"From the structure, estimate the {phrase} in {unit}.",
                         skill="estimate-property", gold=gold, depends_on=["groups", "rings"]),
         ]
-        question = (f"Estimate the {phrase} of {display_name(ctx.pools, pid)} in {unit}. Work from its "
+        question = (f"Estimate the {phrase} of {ctx.pools.display_name(pid)} in {unit}. Work from its "
                     f"structure: identify its linkages and functional groups, count its aromatic rings, then "
                     f"estimate the value.")
         return make_task(self, ctx, difficulty=3, question=question, gold=gold, sub_questions=subs,

@@ -82,7 +82,7 @@ class _Values:
 
 def _cached(pools: Pools, name: str, build: Callable[[Pools], T]) -> T:
     """One look-up per Pools object and name, built on first use."""
-    cache = pools.__dict__.setdefault("_reasoning_cache", {})
+    cache = pools.cache.setdefault("reasoning", {})
     if name not in cache:
         cache[name] = build(pools)
     return cache[name]
@@ -107,14 +107,6 @@ def _build_values(pools: Pools) -> _Values:
 
 def _values(pools: Pools) -> _Values:
     return _cached(pools, "values", _build_values)
-
-
-def _name(pools: Pools, pid: int) -> str:
-    """pools.display_name, memoised per polymer (a DataFrame row look-up costs ~0.5 ms)."""
-    names = _cached(pools, "names", lambda _: {})
-    if pid not in names:
-        names[pid] = pools.display_name(pid)
-    return names[pid]
 
 
 def _sources(look: _Values, keys: list[Key]) -> list[str]:
@@ -320,7 +312,7 @@ class ConstraintFilter(_Base):
             if ok:
                 gold.append(label)
         listed = "\n".join(f"{j}. {_constraint_text(c)}" for j, c in enumerate(constraints, 1))
-        shown = "\n".join(f"{label}: {_name(pools, pid)}" for label, pid in zip(labels, draw.polymer_ids))
+        shown = "\n".join(f"{label}: {pools.display_name(pid)}" for label, pid in zip(labels, draw.polymer_ids))
         question = (f"Which of these polymers meet every constraint below? Property values are the knowledge "
                     f"base's medians of the stated kind of data.\nConstraints:\n{listed}\nPolymers:\n{shown}\n"
                     f"Answer with the labels of all polymers that meet every constraint.")
@@ -440,7 +432,7 @@ class GasTradeoff(_Base):
         if best is None:
             return Rejected("no clearly most selective polymer")
         words = KIND_WORDS.get(kind, kind)
-        options = lettered([_name(ctx.pools, p) for p in order])
+        options = lettered([ctx.pools.display_name(p) for p in order])
         subs = []
         for letter, p, va, vb in zip(LETTERS, order, pa, pb):
             subs += [
@@ -652,8 +644,8 @@ class StructureChangeEffect(_Base):
                         question=f"So what does this change (B has {_change_words(pair.change)} than A) do "
                                  f"to the {what}?"),
         ]
-        question = (f"Polymer A is {_name(ctx.pools, pair.a)}. Polymer B, a close structural analogue, is "
-                    f"{_name(ctx.pools, pair.b)}. Judging by the knowledge base's {what} values, does the "
+        question = (f"Polymer A is {ctx.pools.display_name(pair.a)}. Polymer B, a close structural analogue, is "
+                    f"{ctx.pools.display_name(pair.b)}. Judging by the knowledge base's {what} values, does the "
                     f"structural change from A to B increase or decrease this property?")
         return make_task(self, ctx, difficulty=3, question=question, gold=gold, options=lettered(options),
                          sub_questions=subs, polymer_ids=[pair.a, pair.b],
@@ -745,7 +737,7 @@ class UnitThreshold(_Base):
             SubQuestion(id="check", skill="check-constraint", question=f"Is it {word} {x:g}{_unit(c.unit)}?",
                         gold=Answer(type="yes_no", yes=yes), depends_on=["convert"]),
         ]
-        question = f"Is the {what} of {_name(ctx.pools, pid)} {word} {x:g}{_unit(c.unit)}?"
+        question = f"Is the {what} of {ctx.pools.display_name(pid)} {word} {x:g}{_unit(c.unit)}?"
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="yes_no", yes=yes),
                          sub_questions=subs, constraints=[c], polymer_ids=[pid],
                          composition="compare the converted value with the threshold",
