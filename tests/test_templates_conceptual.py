@@ -8,10 +8,10 @@ is the judge of every monomer / class / product statement.
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
+from smipoly_routes import made, monomers_in
 
 from agents.answers import answers_match
 from agents.graph_taskgen import run_job
@@ -21,33 +21,16 @@ from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
 from agents.taskgen.templates.conceptual import LINKAGE_TEXT, link_table
-from kb.errors import PolyBenchError
 from kb.properties import PROPERTIES
 from kb.repeat_unit import to_repeat_unit
 from tools.kb_view import KBView
 from tools.lookup import PolymerRecordArgs, PropertyInfoArgs, polymer_record, property_info
 from tools.structure import DescribeArgs, describe_polymer
-from tools.synthesis import forward_polymer
 
 FULL_KB = Path(__file__).resolve().parents[1] / ".polybench" / "kb"
 TEMPLATES = ("polymerization_class", "reaction_linkage", "property_definition", "monomers_for_polymer",
              "polymer_from_monomers")
 LINKAGE_OF_TEXT = {text: name for name, text in LINKAGE_TEXT.items()}
-
-
-@cache
-def made(monomers: tuple[str, ...], pclass: str) -> frozenset[str]:
-    """Canonical keys SMiPoly's reactions make from these monomers by this class (empty when none)."""
-    try:
-        return frozenset(to_repeat_unit(u).key for u in forward_polymer(list(monomers), pclass))
-    except PolyBenchError:
-        return frozenset()
-
-
-def monomers_in(text: str) -> tuple[str, ...]:
-    """The monomer SMILES of 'name (SMILES) + SMILES' or 'name (SMILES) alone' (SMILES hold no spaces)."""
-    parts = text.removesuffix(" alone").split(" + ")
-    return tuple(p[p.rindex(" (") + 2:-1] if p.endswith(")") and " (" in p else p for p in parts)
 
 
 def options(task: Task) -> list[str]:

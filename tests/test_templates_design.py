@@ -4,11 +4,11 @@ SMiPoly's forward reactions, sub-question composition and seeds (small KB, plus 
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 from rdkit import Chem
+from smipoly_routes import made, monomers_in
 
 from agents.answers import answers_match
 from agents.graph_taskgen import run_job
@@ -18,8 +18,6 @@ from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
 from agents.taskgen.templates.design import check_design_answer, design_index
-from kb.errors import PolyBenchError
-from kb.repeat_unit import to_repeat_unit
 from tools.connections import connection
 from tools.constraint_sql import group_column
 from tools.kb_view import KBView
@@ -32,26 +30,10 @@ from tools.lookup import (
     polymer_record,
 )
 from tools.structure import DescribeArgs, describe_polymer
-from tools.synthesis import forward_polymer
 
 FULL_KB = Path(__file__).resolve().parents[1] / ".polybench" / "kb"
 TEMPLATES = ("design_polymer", "route_for_polymer", "route_feasibility")
 NOT_IN_KB = "*CC(*)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)Cl"
-
-
-@cache
-def made(monomers: tuple[str, ...], pclass: str) -> frozenset[str]:
-    """Canonical keys SMiPoly's reactions make from these monomers by this class (empty when none)."""
-    try:
-        return frozenset(to_repeat_unit(u).key for u in forward_polymer(list(monomers), pclass))
-    except PolyBenchError:
-        return frozenset()
-
-
-def monomers_in(text: str) -> tuple[str, ...]:
-    """The monomer SMILES of 'name (SMILES) + SMILES' or 'name (SMILES) alone' (SMILES hold no spaces)."""
-    parts = text.removesuffix(" alone").split(" + ")
-    return tuple(p[p.rindex(" (") + 2:-1] if p.endswith(")") and " (" in p else p for p in parts)
 
 
 def in_range(c: Constraint, value: float) -> bool:
