@@ -39,7 +39,7 @@ from kb.text_docs import text_docs
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]  # stage, done, total
-CODE_VERSION = "kb-2"
+CODE_VERSION = "kb-3"
 
 
 @dataclass
