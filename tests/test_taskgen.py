@@ -69,11 +69,12 @@ def test_same_seed_same_tasks_and_resume(run, tmp_path):
     assert fresh.resumed_jobs == 0
 
 
-def test_huggingface_folder_loads_and_round_trips(run):
+def test_huggingface_folder_loads_and_round_trips(run, tmp_path):
     import datasets
 
     config, _, tasks = run
-    ds = datasets.load_dataset(str(config.out_dir / "hf"))
+    # a fresh cache: datasets' default cache can hand back an older dataset generated at the same path
+    ds = datasets.load_dataset(str(config.out_dir / "hf"), cache_dir=str(tmp_path / "hf_cache"))
     assert set(ds) == {"train", "dev", "test"}
     assert sum(len(ds[s]) for s in ds) == len(tasks)
     row = ds["test"][0]
