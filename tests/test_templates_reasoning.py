@@ -17,6 +17,8 @@ from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
 from agents.taskgen.templates import reasoning
+from agents.taskgen.templates.reasoning import structure_change
+from agents.taskgen.templates.reasoning.common import clear_of, round_between, threshold_cuts
 from agents.taskgen.tolerances import GAP_FACTOR, LOG_TOLERANCE, clearly_different, tolerance_for
 from kb.features import GROUP_COLUMNS
 from kb.properties import get_property
@@ -124,12 +126,12 @@ def _tool_change(view: KBView, a: int, b: int) -> list[str]:
     gained = dict(comparison.groups_gained)
     if gained.get("phenyl") and gained.get("aromatic_ring") == gained["phenyl"]:
         del gained["aromatic_ring"]
-    rest = Counter(reasoning._elements(comparison.formula_b))
-    rest.subtract(reasoning._elements(comparison.formula_a))
+    rest = Counter(structure_change._elements(comparison.formula_b))
+    rest.subtract(structure_change._elements(comparison.formula_a))
     labels = []
     for group, k in gained.items():
         labels.append(f"{group} +{k}")
-        rest.subtract({el: n * k for el, n in reasoning.CLEAN_CHANGES[group].items()})
+        rest.subtract({el: n * k for el, n in structure_change.CLEAN_CHANGES[group].items()})
     rest = {el: n for el, n in rest.items() if n}
     assert not rest or (set(rest) == {"C", "H"} and rest["H"] == 2 * rest["C"])
     return labels + ([f"CH2 {rest['C']:+d}"] if rest else [])
@@ -159,7 +161,7 @@ def test_unit_threshold_golds_match_the_tools(tasks, view):
         if abs(converted) > 1e-6:  # the tool rounds converted values to 10 decimals (tiny SI values become 0)
             assert _median(view, pid, c.property, c.kind, unit=c.unit) == pytest.approx(converted, rel=1e-6)
         threshold = convert(c.min if c.min is not None else c.max, c.unit, get_property(c.property).unit)
-        assert reasoning._clear_of(c.property, canonical, threshold)
+        assert clear_of(c.property, canonical, threshold)
         assert task.gold.yes == (converted > c.min if c.min is not None else converted < c.max)
 
 
@@ -194,15 +196,15 @@ def test_other_splits_stay_in_their_split(small_kb_config):
 
 
 def test_round_thresholds_and_changes():
-    assert reasoning._round_between(412.3, 437.9) == 420.0
-    assert reasoning._round_between(-3.0, 2.0) == 0.0
-    assert reasoning._round_between(0.0123, 0.0127) == 0.0125
-    assert reasoning._round_between(5.0, 5.0) is None
-    assert reasoning._cuts("tg", [300.0, 310.0]) == []            # 10 K apart: no threshold clears both
-    assert reasoning._cuts("tg", [300.0, 400.0]) == [350.0]
+    assert round_between(412.3, 437.9) == 420.0
+    assert round_between(-3.0, 2.0) == 0.0
+    assert round_between(0.0123, 0.0127) == 0.0125
+    assert round_between(5.0, 5.0) is None
+    assert threshold_cuts("tg", [300.0, 310.0]) == []            # 10 K apart: no threshold clears both
+    assert threshold_cuts("tg", [300.0, 400.0]) == [350.0]
     columns = list(GROUP_COLUMNS.values())
     delta = [0] * len(columns)
-    assert reasoning._change(delta, Counter(C=2, H=4), Counter(C=4, H=8), columns) == ("CH2 +2",)
+    assert structure_change._change(delta, Counter(C=2, H=4), Counter(C=4, H=8), columns) == ("CH2 +2",)
     delta[columns.index("n_f")] = 3
-    assert reasoning._change(delta, Counter(C=2, H=4), Counter(C=3, H=3, F=3), columns) == ("fluoro +3", "CH2 +1")
-    assert reasoning._change(delta, Counter(C=2, H=4), Counter(C=3, H=2, F=3, O=1), columns) is None
+    assert structure_change._change(delta, Counter(C=2, H=4), Counter(C=3, H=3, F=3), columns) == ("fluoro +3", "CH2 +1")
+    assert structure_change._change(delta, Counter(C=2, H=4), Counter(C=3, H=2, F=3, O=1), columns) is None
