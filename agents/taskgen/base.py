@@ -65,6 +65,19 @@ class Template(Protocol):
         ...
 
 
+class TemplateDefaults:
+    """Version 1, no template-specific check and no composition from sub-questions; a category's base
+    class sets `category` and overrides what its templates do differently."""
+
+    version = "1"
+
+    def check(self, ctx: TemplateContext, task: Task) -> str | None:
+        return None
+
+    def compose_from_subs(self, task: Task) -> Answer | None:
+        return None
+
+
 def task_id(template: str, split: str, question: str, gold: Answer) -> str:
     """A stable id: the same question and gold get the same id in every run."""
     digest = hashlib.sha1(f"{template}|{split}|{question}|{gold.model_dump_json()}".encode()).hexdigest()[:12]

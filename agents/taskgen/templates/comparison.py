@@ -11,7 +11,15 @@ import re
 import numpy as np
 
 from agents.schema import Answer, SubQuestion, Task
-from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, lettered, make_task
+from agents.taskgen.base import (
+    LETTERS,
+    Draw,
+    Rejected,
+    TemplateContext,
+    TemplateDefaults,
+    lettered,
+    make_task,
+)
 from agents.taskgen.registry import register
 from agents.taskgen.templates.prediction import (
     ValueIndex,
@@ -77,9 +85,8 @@ def _lookup_subs(ctx: TemplateContext, ids: list[int], prop: str, kind: str) -> 
                         gold=value_answer(prop, index.rows[(pid, prop, kind)][0])) for i, pid in enumerate(ids)]
 
 
-class _Base:
+class _Base(TemplateDefaults):
     category = "property_comparison"
-    version = "1"
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
         """The gold must follow from the KB medians of the task's polymers, every pair separated."""
@@ -99,9 +106,6 @@ class _Base:
         direction = _DIRECTION.search(task.question)
         if direction is None or task.gold.choice != _winner(values, direction.group(1)):
             return "chosen polymer differs from the KB values"
-        return None
-
-    def compose_from_subs(self, task: Task) -> Answer | None:
         return None
 
 

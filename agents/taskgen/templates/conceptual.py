@@ -18,7 +18,15 @@ import pandas as pd
 from smipoly.smip import polg
 
 from agents.schema import Answer, SubQuestion, Task
-from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, make_task, shuffled_choice
+from agents.taskgen.base import (
+    LETTERS,
+    Draw,
+    Rejected,
+    TemplateContext,
+    TemplateDefaults,
+    make_task,
+    shuffled_choice,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from kb.features import GROUP_COLUMNS
@@ -218,12 +226,8 @@ def one_correct(task: Task, correct: Callable[[str], bool]) -> str | None:
     return None if hits == [task.gold.choice] else f"correct options {hits} != gold {task.gold.choice}"
 
 
-class _Base:
+class _Base(TemplateDefaults):
     category = "conceptual_knowledge"
-    version = "1"
-
-    def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        return None
 
     def compose_from_subs(self, task: Task) -> Answer | None:
         return task.sub_questions[-1].gold if task.sub_questions else None

@@ -16,7 +16,7 @@ from itertools import permutations
 import numpy as np
 
 from agents.schema import Answer, Constraint, SubQuestion, Task
-from agents.taskgen.base import Draw, Rejected, TemplateContext, make_task, shuffled_choice
+from agents.taskgen.base import Draw, Rejected, TemplateContext, TemplateDefaults, make_task, shuffled_choice
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.conceptual import (
@@ -318,15 +318,8 @@ def _route_text(pair_text: str, pclass: str) -> str:
     return f"{pair_text}, by {pclass} polymerization"
 
 
-class _Route:
+class _Route(TemplateDefaults):
     category = "synthesis_design"
-    version = "1"
-
-    def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        return None
-
-    def compose_from_subs(self, task: Task) -> Answer | None:
-        return None
 
     @staticmethod
     def _row(ctx: TemplateContext, rng: np.random.Generator) -> int | Rejected:

@@ -14,7 +14,15 @@ import numpy as np
 
 from agents.answers import numbers_match
 from agents.schema import Answer, SubQuestion
-from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, make_task, shuffled_choice
+from agents.taskgen.base import (
+    LETTERS,
+    Draw,
+    Rejected,
+    TemplateContext,
+    TemplateDefaults,
+    make_task,
+    shuffled_choice,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.tolerances import clearly_different, tolerance_for
@@ -163,15 +171,8 @@ def _draw_one(ctx: TemplateContext, rng: np.random.Generator, min_size: int) -> 
     return Draw([pid], {"prop": group.prop, "kind": group.kind})
 
 
-class _Base:
+class _Base(TemplateDefaults):
     category = "property_prediction"
-    version = "1"
-
-    def check(self, ctx, task):
-        return None
-
-    def compose_from_subs(self, task):
-        return None
 
 
 @register

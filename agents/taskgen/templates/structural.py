@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.schema import Answer, SubQuestion, Task
-from agents.taskgen.base import Draw, Rejected, TemplateContext, make_task, shuffled_choice
+from agents.schema import Answer, SubQuestion
+from agents.taskgen.base import Draw, Rejected, TemplateContext, TemplateDefaults, make_task, shuffled_choice
 from agents.taskgen.registry import register
 from kb.features import FUNCTIONAL_GROUPS, GROUP_COLUMNS
 
@@ -39,15 +39,8 @@ def _pick(ctx: TemplateContext, rng: np.random.Generator, n: int = 1) -> list[in
     return [int(i) for i in rng.choice(ids, size=n, replace=False)]
 
 
-class _Base:
+class _Base(TemplateDefaults):
     category = "structural_understanding"
-    version = "1"
-
-    def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        return None
-
-    def compose_from_subs(self, task: Task) -> Answer | None:
-        return None
 
 
 @register

@@ -11,8 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from agents.schema import Answer, Task
-from agents.taskgen.base import TemplateContext
+from agents.taskgen.base import TemplateDefaults
 from agents.taskgen.pools import Pools
 from agents.taskgen.tolerances import LOG_TOLERANCE, tolerance_for
 from kb.features import FUNCTIONAL_GROUPS, GROUP_COLUMNS
@@ -133,12 +132,5 @@ def threshold_cuts(prop: str, values: list[float]) -> list[float]:
     return cuts
 
 
-class ReasoningTemplate:
+class ReasoningTemplate(TemplateDefaults):
     category = "advanced_reasoning"
-    version = "1"
-
-    def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        return None
-
-    def compose_from_subs(self, task: Task) -> Answer | None:
-        return None
