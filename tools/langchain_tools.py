@@ -55,38 +55,33 @@ def _result(tool: str, run: Callable[[], object], view: KBView) -> str:
     return ToolResult(ok=True, tool=tool, data=payload, provenance=provenance).model_dump_json(exclude_none=True)
 
 
-def _typed(view: KBView, name: str, fn: Callable, args_model: type[BaseModel], description: str) -> BaseTool:
+def _doc(fn: Callable) -> str:
+    return " ".join(inspect.getdoc(fn).split())
+
+
+def _typed(view: KBView, fn: Callable, args_model: type[BaseModel]) -> BaseTool:
+    """A LangChain tool named after a typed tool function, described by its docstring."""
+    name = fn.__name__
+
     def run(**kwargs) -> str:
         return _result(name, lambda: fn(view, args_model(**kwargs)), view)
 
-    return StructuredTool.from_function(func=run, name=name, description=description, args_schema=args_model)
-
-
-def _doc(fn: Callable) -> str:
-    return " ".join(inspect.getdoc(fn).split())
+    return StructuredTool.from_function(func=run, name=name, description=_doc(fn), args_schema=args_model)
 
 
 def build_tools(view: KBView, estimate_ctx=None) -> list[BaseTool]:
     """The tool set an agent gets for one KB view (pass an EstimateContext to add property estimates)."""
     tools = [
-        _typed(view, "validate_polymer", structure.validate_polymer, structure.ValidateArgs,
-               _doc(structure.validate_polymer)),
-        _typed(view, "describe_polymer", structure.describe_polymer, structure.DescribeArgs,
-               _doc(structure.describe_polymer)),
-        _typed(view, "compare_polymers", structure.compare_polymers, structure.CompareArgs,
-               _doc(structure.compare_polymers)),
-        _typed(view, "substructure_search", structure.substructure_search, structure.SubstructureArgs,
-               _doc(structure.substructure_search)),
-        _typed(view, "get_property_values", lookup.get_property_values, lookup.PropertyValuesArgs,
-               _doc(lookup.get_property_values)),
-        _typed(view, "find_polymers", lookup.find_polymers, lookup.FindArgs, _doc(lookup.find_polymers)),
-        _typed(view, "property_info", lookup.property_info, lookup.PropertyInfoArgs, _doc(lookup.property_info)),
-        _typed(view, "polymer_record", lookup.polymer_record, lookup.PolymerRecordArgs,
-               _doc(lookup.polymer_record)),
-        _typed(view, "similar_polymers", similarity.similar_polymers, similarity.SimilarArgs,
-               _doc(similarity.similar_polymers)),
-        _typed(view, "text_search", similarity.text_search, similarity.TextSearchArgs,
-               _doc(similarity.text_search)),
+        _typed(view, structure.validate_polymer, structure.ValidateArgs),
+        _typed(view, structure.describe_polymer, structure.DescribeArgs),
+        _typed(view, structure.compare_polymers, structure.CompareArgs),
+        _typed(view, structure.substructure_search, structure.SubstructureArgs),
+        _typed(view, lookup.get_property_values, lookup.PropertyValuesArgs),
+        _typed(view, lookup.find_polymers, lookup.FindArgs),
+        _typed(view, lookup.property_info, lookup.PropertyInfoArgs),
+        _typed(view, lookup.polymer_record, lookup.PolymerRecordArgs),
+        _typed(view, similarity.similar_polymers, similarity.SimilarArgs),
+        _typed(view, similarity.text_search, similarity.TextSearchArgs),
     ]
 
     def forward(**kw) -> str:
