@@ -8,6 +8,7 @@ import pytest
 
 from kb.build import BuildReport, build_kb
 from kb.config import BuildConfig
+from tools.kb_view import KBView
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (ROOT.parent / "shared" / "data").resolve()
@@ -36,3 +37,9 @@ def small_kb_config(tmp_path_factory) -> BuildConfig:
 def small_kb(small_kb_config) -> BuildReport:
     """Build the small KB once; tests read it through report.db_path / config.paths."""
     return build_kb(small_kb_config)
+
+
+@pytest.fixture(scope="module")
+def view(small_kb, small_kb_config) -> KBView:
+    """The small KB with nothing hidden (golds of every split can be confirmed); one per test module."""
+    return KBView(small_kb_config.kb_dir)

@@ -26,11 +26,6 @@ from tools.schema import Constraint
 
 
 @pytest.fixture(scope="module")
-def view(small_kb, small_kb_config) -> KBView:
-    return KBView(small_kb_config.kb_dir)
-
-
-@pytest.fixture(scope="module")
 def test_view(small_kb, small_kb_config) -> KBView:
     return KBView.for_split(small_kb_config.kb_dir, "test")
 

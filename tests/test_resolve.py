@@ -11,11 +11,6 @@ from tools.resolve import checked_property, checked_unit, resolve_polymer, synta
 
 
 @pytest.fixture(scope="module")
-def view(small_kb, small_kb_config) -> KBView:
-    return KBView(small_kb_config.kb_dir)
-
-
-@pytest.fixture(scope="module")
 def named(small_kb) -> tuple[int, str, str]:
     with duckdb.connect(small_kb.db_path, read_only=True) as con:
         return con.execute("SELECT polymer_id, key, name FROM polymers WHERE name IS NOT NULL AND status = 'linear' "

@@ -10,11 +10,6 @@ from tools.kb_view import KBView
 from tools.similarity import SimilarArgs, TextSearchArgs, similar_polymers, text_search
 
 
-@pytest.fixture(scope="module")
-def view(small_kb, small_kb_config):
-    return KBView(small_kb_config.kb_dir)
-
-
 def test_a_kb_polymer_is_its_own_nearest_neighbour(view):
     key, pid = connection(view).execute(
         "SELECT key, polymer_id FROM polymers WHERE status = 'linear' AND n_measurements > 0 "

@@ -29,10 +29,6 @@ PS = "*CC(*)c1ccccc1"
 PMMA = "*CC(*)(C)C(=O)OC"
 
 
-@pytest.fixture(scope="module")
-def view(small_kb, small_kb_config) -> KBView:
-    return KBView(small_kb_config.kb_dir)
-
 
 @pytest.fixture(scope="module")
 def test_view(small_kb, small_kb_config) -> KBView:

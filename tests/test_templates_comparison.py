@@ -31,10 +31,6 @@ def contexts(small_kb, small_kb_config) -> dict[str, TemplateContext]:
     return {s: TemplateContext(Pools.load(small_kb_config.kb_dir, s)) for s in SPLITS}
 
 
-@pytest.fixture(scope="module")
-def view(small_kb, small_kb_config) -> KBView:
-    return KBView(small_kb_config.kb_dir)
-
 
 @pytest.fixture(scope="module")
 def tasks(contexts) -> dict[tuple[str, str], list[Task]]:

@@ -31,10 +31,6 @@ TEMPLATES = ["constraint_filter", "gas_selectivity_tradeoff", "structure_change_
 WANT = 12
 
 
-@pytest.fixture(scope="module")
-def view(small_kb, small_kb_config) -> KBView:
-    return KBView(small_kb_config.kb_dir)  # nothing hidden: golds of every split can be confirmed
-
 
 @pytest.fixture(scope="module")
 def ctx(small_kb, small_kb_config) -> TemplateContext:
