@@ -12,13 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.schema import Constraint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: ranking answers carry their order; traces carry outcome and counts
 
 Category = Literal["structural_understanding", "conceptual_knowledge", "property_prediction",
                    "property_comparison", "advanced_reasoning", "synthesis_design"]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 Split = Literal["train", "dev", "test"]
 AnswerType = Literal["choice", "number", "ranking", "set", "polymer", "yes_no"]
+RankingOrder = Literal["ascending", "descending"]   # ascending: first label = lowest value
+# How one attempt at a task ended; shared by solver traces, distillation and evaluation.
+#   solved: final answer right (or, for design, every check passed); wrong: answered, not right;
+#   unparseable: no answer could be read from the output; refused: the model declined to answer;
+#   budget: a step / tool-call / time budget ran out first; tool_error: a tool failure ended the attempt.
+Outcome = Literal["solved", "wrong", "unparseable", "refused", "budget", "tool_error"]
+OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 
 # The skill taxonomy: every sub-question carries exactly one of these tags.
 SKILLS: dict[str, str] = {
@@ -53,7 +60,8 @@ class Answer(_Record):
     unit: str | None = None                   # unit of `number`
     tolerance: float | None = None            # absolute tolerance in `unit` (number)
     log_tolerance: float | None = None        # tolerance in log10 units, for log-scale properties
-    ranking: list[str] | None = None          # labels best/first to last, for ranking
+    ranking: list[str] | None = None          # labels in the order written, for ranking
+    order: RankingOrder | None = None         # ranking only: ascending (first = lowest) or descending
     items: list[str] | None = None            # for set
     polymer: str | None = None                # a PSMILES, for polymer (design answers are checked by tools)
     yes: bool | None = None                   # for yes_no
@@ -64,7 +72,16 @@ class Answer(_Record):
                  "polymer": "polymer", "yes_no": "yes"}[self.type]
         if getattr(self, field) is None:
             raise ValueError(f"a {self.type} answer needs `{field}`")
+        if self.type == "ranking" and self.order is None:
+            raise ValueError("a ranking answer needs `order` (ascending: first = lowest; descending: first = highest)")
+        if self.type != "ranking" and self.order is not None:
+            raise ValueError("`order` belongs to ranking answers only")
         return self
+
+    def highest_first(self) -> list[str]:
+        """A ranking's labels from highest to lowest, whichever way it was written."""
+        labels = list(self.ranking or [])
+        return labels[::-1] if self.order == "ascending" else labels
 
     def text(self) -> str:
         """The answer as one line, the way a model is asked to write it after 'Answer:'."""
@@ -72,10 +89,10 @@ class Answer(_Record):
             return str(self.choice)
         if self.type == "number":
             return f"{self.number:.4g} {self.unit}".strip() if self.unit else f"{self.number:.4g}"
-        if self.type == "ranking":
-            return " > ".join(self.ranking or [])
+        if self.type == "ranking":  # '<' reads lowest first, '>' highest first: the text says its direction
+            return (" < " if self.order == "ascending" else " > ").join(self.ranking or [])
         if self.type == "set":
-            return ", ".join(self.items or [])
+            return ", ".join(self.items) if self.items else "none"
         if self.type == "polymer":
             return str(self.polymer)
         return "yes" if self.yes else "no"
@@ -129,18 +146,21 @@ class ToolCall(_Record):
 
 
 class Step(_Record):
-    """One step of a structured chain of thought."""
+    """One step of a structured chain of thought: a thought, optionally a tool call and what it returned."""
 
     skill: Skill
     thought: str
     tool_call: ToolCall | None = None
     observation: str | None = None
+    tool_ok: bool | None = None               # False when the tool answered ok=false (or raised)
     source: str | None = None                 # provenance of the observation (KB ids, source ids)
     conclusion: str | None = None
+    sub_question: str | None = None           # id of the task's sub-question this step answers
+    sub_answer: Answer | None = None          # the step's answer to that sub-question (scored by eval)
 
 
 class Trace(_Record):
-    """A solver's reasoning on one task: steps, final answer, and whether it was verified."""
+    """A solver's reasoning on one task: steps, final answer, how the attempt ended, and whether verified."""
 
     schema_version: int = SCHEMA_VERSION
     task_id: str
@@ -148,16 +168,24 @@ class Trace(_Record):
     steps: list[Step]
     final_answer: Answer | None = None
     raw_final: str | None = None              # the text the model wrote after 'Answer:'
+    outcome: Outcome | None = None            # set once the attempt is scored or verified
     verified: bool = False
     verification_note: str | None = None
+    malformed_outputs: list[str] = []         # raw model outputs that could not be parsed (kept, not dropped)
+    tool_calls: int = 0
+    tool_errors: int = 0
+    seconds: float | None = None
 
 
 __all__ = [
     "CATEGORIES",
+    "OUTCOMES",
     "SKILLS",
     "Answer",
     "Category",
     "Constraint",
+    "Outcome",
+    "RankingOrder",
     "Skill",
     "Step",
     "SubQuestion",

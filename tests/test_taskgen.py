@@ -5,11 +5,11 @@ import json
 import pytest
 
 from agents.answers import answers_match
+from agents.files import read_tasks
 from agents.schema import Task
 from agents.taskgen.config import TaskGenConfig
 from agents.taskgen.registry import load_templates
 from agents.taskgen.run import generate
-from agents.taskgen.writer import read_jsonl
 from kb.store import connect_read_only
 
 SCALE = 0.004  # ~520 tasks over all templates and splits
@@ -20,7 +20,7 @@ def run(small_kb, small_kb_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("tasks")
     config = TaskGenConfig(kb_dir=small_kb_config.kb_dir, out_dir=out, scale=SCALE, n_jobs=2, seed=3)
     report = generate(config)
-    return config, report, read_jsonl(out / "tasks.jsonl")
+    return config, report, read_tasks(out / "tasks.jsonl")
 
 
 def test_all_six_categories_and_several_difficulties(run):
@@ -65,7 +65,7 @@ def test_same_seed_same_tasks_and_resume(run, tmp_path):
     again = generate(config)                      # same out_dir: every job resumes from its file
     assert again.resumed_jobs > 0 and again.tasks == len(tasks)
     fresh = generate(config.model_copy(update={"out_dir": tmp_path / "fresh", "n_jobs": 1}))
-    assert [t.id for t in read_jsonl(tmp_path / "fresh" / "tasks.jsonl")] == [t.id for t in tasks]
+    assert [t.id for t in read_tasks(tmp_path / "fresh" / "tasks.jsonl")] == [t.id for t in tasks]
     assert fresh.resumed_jobs == 0
 
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from agents.files import read_tasks, write_tasks
 from agents.schema import Task
 from agents.taskgen.base import TemplateContext
 from agents.taskgen.config import TaskGenConfig
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import load_templates
-from agents.taskgen.writer import read_jsonl, write_jsonl, write_outputs
+from agents.taskgen.writer import write_outputs
 from kb.config import KBPaths
 from kb.store import connect_read_only
 
@@ -108,7 +109,7 @@ def _run_all(config: TaskGenConfig, jobs: list[Job], job_dir: Path, progress: Pr
 
     def record(job: Job, tasks: list[dict], rejections: dict) -> None:
         nonlocal finished
-        write_jsonl(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
+        write_tasks(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
         (job_dir / f"{job.file_name}.rejections.json").write_text(json.dumps(rejections))
         finished += 1
         if progress:
@@ -139,13 +140,13 @@ def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> Gener
     report = GenerationReport(0, 0.0)
     report.resumed_jobs = sum((job_dir / j.file_name).exists() for j in jobs)
     _run_all(config, jobs, job_dir, progress, 0, len(jobs))
-    got = {j: len(read_jsonl(job_dir / j.file_name)) for j in jobs}
+    got = {j: len(read_tasks(job_dir / j.file_name)) for j in jobs}
     extra = top_up_jobs(jobs, got)
     _run_all(config, extra, job_dir, progress, len(jobs), len(jobs) + len(extra))
     tasks: list[Task] = []
     seen: set[str] = set()
     for job in jobs + extra:
-        job_tasks = [t for t in read_jsonl(job_dir / job.file_name) if t.id not in seen]
+        job_tasks = [t for t in read_tasks(job_dir / job.file_name) if t.id not in seen]
         seen.update(t.id for t in job_tasks)
         tasks.extend(job_tasks)
         rejections = json.loads((job_dir / f"{job.file_name}.rejections.json").read_text())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agents.files import atomic_write_text, write_tasks
 from agents.schema import SCHEMA_VERSION, SKILLS, Task
 
 NESTED = ("gold", "constraints", "sub_questions")
@@ -21,21 +22,6 @@ def flat_record(task: Task) -> dict:
     data["options"] = data["options"] or []
     data["skills"] = sorted({s.skill for s in task.sub_questions})
     return data
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def write_jsonl(path: Path, tasks: list[Task]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(path, "".join(t.model_dump_json() + "\n" for t in tasks))
-
-
-def read_jsonl(path: Path) -> list[Task]:
-    return [Task.model_validate_json(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def counts(tasks: list[Task]) -> dict[str, dict[str, int]]:
@@ -99,12 +85,12 @@ The tasks derive from these KB sources; their licences apply (some are non-comme
 def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> None:
     """tasks.jsonl, tasks.parquet and hf/ (data/<split>.parquet + README.md) under out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out_dir / "tasks.jsonl", tasks)
+    write_tasks(out_dir / "tasks.jsonl", tasks)
     frame = pd.DataFrame([flat_record(t) for t in tasks])
     frame.to_parquet(out_dir / "tasks.parquet", index=False)
     hf = out_dir / "hf"
     (hf / "data").mkdir(parents=True, exist_ok=True)
     for split, part in frame.groupby("split"):
         part.reset_index(drop=True).to_parquet(hf / "data" / f"{split}.parquet", index=False)
-    _atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed))
-    _atomic_write_text(out_dir / "counts.json", json.dumps(counts(tasks), indent=1))
+    atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed))
+    atomic_write_text(out_dir / "counts.json", json.dumps(counts(tasks), indent=1))

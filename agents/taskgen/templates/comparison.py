@@ -233,9 +233,10 @@ class RankByProperty(_Base):
         ranking = _ranking([r[0] for r in _medians(index, ids, prop, kind)], highest_first)
         words = "highest to lowest" if highest_first else "lowest to highest"
         listed = "\n".join(f"{LETTERS[i]}) {ctx.pools.display_name(p)}" for i, p in enumerate(ids))
+        joiner = "<" if not highest_first else ">"
         question = (f"Rank these polymers by their {property_phrase(prop, kind)}, from {words}. Answer with "
-                    f"their letters joined by '>' (first = {words.split()[0]}).\n{listed}")
-        gold = Answer(type="ranking", ranking=ranking)
+                    f"their letters joined by '{joiner}' (e.g. A {joiner} B {joiner} C).\n{listed}")
+        gold = Answer(type="ranking", ranking=ranking, order="descending" if highest_first else "ascending")
         subs = [*_lookup_subs(ctx, ids, prop, kind),
                 SubQuestion(id="rank_highest_first" if highest_first else "rank_lowest_first", skill="compare",
                             question=f"Order the polymers by those values, from {words}.", gold=gold,
@@ -246,4 +247,6 @@ class RankByProperty(_Base):
 
     def compose_from_subs(self, task):
         values = [s.gold.number for s in task.sub_questions[:-1]]
-        return Answer(type="ranking", ranking=_ranking(values, task.sub_questions[-1].id == "rank_highest_first"))
+        highest_first = task.sub_questions[-1].id == "rank_highest_first"
+        return Answer(type="ranking", ranking=_ranking(values, highest_first),
+                      order="descending" if highest_first else "ascending")

@@ -1,0 +1,1 @@
+"""The solver agent: a LangGraph graph over the tools with swappable backbones (see graph.py)."""
