@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.schema import Constraint
+from tools.schema import Constraint, DataKind
 
 SCHEMA_VERSION = 2  # 2: ranking answers carry their order; traces carry outcome and counts
 
@@ -108,6 +108,45 @@ class SubQuestion(_Record):
     depends_on: list[str] = []
 
 
+class PolymerRef(_Record):
+    """A polymer as a question names it: its label in the question, its repeat unit and the name shown."""
+
+    label: str                                # "A", "P1", "polymer", ... exactly as the question labels it
+    psmiles: str                              # the repeat unit (canonical key of the KB polymer)
+    name: str | None = None                   # the name the question shows, if any
+
+
+class QuotedValue(_Record):
+    """A value printed in the question itself (e.g. '122 degC' for polymer A), with its unit as written."""
+
+    label: str
+    value: float
+    unit: str
+
+
+class TaskParams(_Record):
+    """The parameters a template drew, exactly as the question states them: never the answer.
+
+    Solvers (the reasoner), checks and baselines read these instead of parsing the question's prose.
+    Templates fill what applies and leave the rest empty.
+    """
+
+    polymers: list[PolymerRef] = []           # the polymers the question names, in question order
+    property: str | None = None               # registry property asked about
+    kind: DataKind | None = None              # the data kind the question specifies
+    unit: str | None = None                   # the unit the answer (or threshold) is stated in
+    direction: Literal["higher", "lower"] | None = None   # which one a pair question asks for
+    order: RankingOrder | None = None         # the direction a ranking question asks for
+    monomers: list[str] = []                  # monomer SMILES shown in the question, in order
+    monomer_roles: list[str] = []             # how each monomer reacts, when the question says it
+    polymer_class: str | None = None          # a polymerization class the question names
+    group: str | None = None                  # a functional group / linkage the question names
+    gases: list[str] = []                     # gas pair of a selectivity question (numerator first)
+    threshold: float | None = None            # a threshold the question states (in `unit`)
+    quoted_values: list[QuotedValue] = []     # values printed in the question
+    asked: str | None = None                  # what a conceptual question asks for (e.g. "unit", "definition")
+
+
 class Task(_Record):
     """One benchmark item."""
 
@@ -122,6 +161,7 @@ class Task(_Record):
     gold: Answer
     options: list[str] | None = None          # "A) ...", for choice
     constraints: list[Constraint] = []        # for design tasks
+    params: TaskParams = TaskParams()         # the drawn parameters, as the question states them
     sub_questions: list[SubQuestion] = []
     composition: str | None = None            # how the sub-answers compose to the gold
     polymer_ids: list[int] = []
@@ -185,11 +225,14 @@ __all__ = [
     "Category",
     "Constraint",
     "Outcome",
+    "PolymerRef",
+    "QuotedValue",
     "RankingOrder",
     "Skill",
     "Step",
     "SubQuestion",
     "Task",
+    "TaskParams",
     "ToolCall",
     "Trace",
 ]
