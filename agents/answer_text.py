@@ -87,7 +87,7 @@ def read_answer(output: str, task: Task) -> ReadAnswer:
     if _REFUSAL.search(raw):
         return ReadAnswer("refused", raw=raw, reason="the model declined to answer")
     labels = option_labels(task) if task.answer_type == "choice" else None
-    order = task.gold.order if task.answer_type == "ranking" else None  # the direction the question asks for
+    order = task.params.order if task.answer_type == "ranking" else None  # the direction the question asks for
     try:
         return ReadAnswer("answered", parse_answer(raw, task.answer_type, labels=labels, default_order=order), raw)
     except UnparseableAnswer as exc:

@@ -128,14 +128,38 @@ class TaskParams(_Record):
     """The parameters a template drew, exactly as the question states them: never the answer.
 
     Solvers (the reasoner), checks and baselines read these instead of parsing the question's prose.
-    Templates fill what applies and leave the rest empty.
+    Templates fill what applies and leave the rest empty. Polymers are labelled as the question labels
+    them ("polymer" for a question about one polymer; "A", "B", ... for options and compared polymers;
+    "P1", ... in filters); a choice task whose options are polymers lists every option, so nothing singles
+    out the right one. Units are kb.units names ("degC", not "°C"). Per template (`asked` in quotes):
+      structural: linkage_present, aromatic_ring_count, backbone_atoms: polymers=[polymer], asked
+        ("linkage_present", "aromatic_rings", "backbone_atoms"); repeat_unit_weight: + unit "g/mol", asked
+        "repeat_unit_mass"; more_aromatic_rings: polymers A, B, asked "more_aromatic_rings";
+        valid_repeat_unit: shown_smiles (the string to judge; no polymers), asked "valid_repeat_unit".
+      property_prediction (property_value, _choice, _stepwise): polymers=[polymer], property, kind, unit (the
+        canonical unit the value is asked in), asked "value".
+      property_comparison: pair_higher, pair_higher_stepwise: polymers A, B, property, kind, unit, direction;
+        pair_higher_units: + quoted_values (A's and B's values in the units printed); rank_by_property:
+        polymers A.., property, kind, unit, order (the direction asked; the gold is written in it too).
+      conceptual_knowledge: polymerization_class: monomers, asked "polymerization_class"; reaction_linkage:
+        monomers, monomer_roles (SMiPoly monomer-class codes, e.g. "diCOOH"), asked "linkage";
+        monomers_for_polymer: polymers=[polymer], asked "monomers"; polymer_from_monomers: monomers,
+        polymers A-D (the options), asked "product"; property_definition: property, asked ("unit", ...).
+      advanced_reasoning: constraint_filter: polymers P1.. (constraints on the task), asked "filter";
+        gas_selectivity_tradeoff: polymers A-D, property (perm of the first gas), kind, unit "Barrer",
+        gases, threshold, asked "most_selective"; structure_change_effect: polymers A, B, property, kind,
+        unit, asked "effect"; unit_threshold: polymers=[polymer], property, kind, unit (the threshold's unit),
+        threshold, direction ("higher": is it above the threshold; "lower": below), asked "threshold".
+      synthesis_design: design_polymer: asked "design" (constraints on the task; no polymer: the answer is
+        open); route_for_polymer: polymers=[polymer], asked "route"; route_feasibility: polymers=[polymer],
+        monomers, polymer_class, asked "route_feasible".
     """
 
     polymers: list[PolymerRef] = []           # the polymers the question names, in question order
     property: str | None = None               # registry property asked about
     kind: DataKind | None = None              # the data kind the question specifies
     unit: str | None = None                   # the unit the answer (or threshold) is stated in
-    direction: Literal["higher", "lower"] | None = None   # which one a pair question asks for
+    direction: Literal["higher", "lower"] | None = None   # which one a pair asks for; above / below a threshold
     order: RankingOrder | None = None         # the direction a ranking question asks for
     monomers: list[str] = []                  # monomer SMILES shown in the question, in order
     monomer_roles: list[str] = []             # how each monomer reacts, when the question says it
@@ -144,7 +168,8 @@ class TaskParams(_Record):
     gases: list[str] = []                     # gas pair of a selectivity question (numerator first)
     threshold: float | None = None            # a threshold the question states (in `unit`)
     quoted_values: list[QuotedValue] = []     # values printed in the question
-    asked: str | None = None                  # what a conceptual question asks for (e.g. "unit", "definition")
+    asked: str | None = None                  # what the question asks for (per template, see above)
+    shown_smiles: str | None = None           # a string the question shows verbatim to be judged (not a KB key)
 
 
 class Task(_Record):

@@ -78,7 +78,7 @@ def test_huggingface_folder_loads_and_round_trips(run, tmp_path):
     assert set(ds) == {"train", "dev", "test"}
     assert sum(len(ds[s]) for s in ds) == len(tasks)
     row = ds["test"][0]
-    for key in ("gold", "constraints", "sub_questions"):
+    for key in ("gold", "constraints", "sub_questions", "params"):
         row[key] = json.loads(row[key])
     row.pop("skills")
     assert Task.model_validate(row).split == "test"

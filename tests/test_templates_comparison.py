@@ -10,7 +10,7 @@ import pytest
 from agents.answers import answers_match, kendall_tau
 from agents.graph_taskgen import run_job
 from agents.schema import Task
-from agents.taskgen.base import TemplateContext
+from agents.taskgen.base import TemplateContext, ids_in_question_order
 from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
@@ -39,8 +39,9 @@ def tasks(contexts) -> dict[tuple[str, str], list[Task]]:
 
 def _tool_medians(view: KBView, task: Task) -> tuple[str, list[float]]:
     prop, kind = parse_phrase(task.question)
+    assert (prop, kind) == (task.params.property, task.params.kind)
     medians = []
-    for pid in task.polymer_ids:
+    for pid in ids_in_question_order(task):
         summary = get_property_values(view, PropertyValuesArgs(polymer=pid, property=prop, kind=kind)).summary
         medians.append(next(s.median for s in summary if s.kind == kind))
     return prop, medians
@@ -64,6 +65,7 @@ def test_pair_golds_follow_from_the_tools_medians(tasks, view, name):
             prop, (a, b) = _tool_medians(view, task)
             assert clearly_different(prop, a, b)
             direction = re.search(r"has the (higher|lower) ", task.question).group(1)
+            assert direction == task.params.direction
             expected = "A" if (a > b) == (direction == "higher") else "B"
             assert task.answer_type == "choice" and len(task.options) == 2 and task.gold.choice == expected
             assert task.difficulty == (2 if name == "pair_higher" else 3)
@@ -113,6 +115,8 @@ def test_rankings_follow_from_the_tools_medians_and_compose(tasks, view):
             assert 3 <= k <= 5 and task.difficulty == (3 if k == 3 else 4)
             assert all(clearly_different(prop, a, b) for i, a in enumerate(medians) for b in medians[i + 1:])
             highest_first = "from highest to lowest" in task.question
+            assert task.params.order == task.gold.order == ("descending" if highest_first else "ascending")
+            assert ("joined by '>', the highest first" in task.question) == highest_first
             order = sorted(range(k), key=lambda i: medians[i], reverse=highest_first)
             assert task.gold.ranking == ["ABCDE"[i] for i in order]
             assert [s.skill for s in task.sub_questions] == ["look-up-property"] * k + ["compare"]
@@ -134,6 +138,10 @@ def test_check_rejects_a_wrong_gold(tasks, contexts):
     template = get_template("rank_by_property")
     assert task_problem(template, ctx, ranked) is None
     reversed_gold = ranked.gold.model_copy(update={"ranking": ranked.gold.ranking[::-1]})
+    other_way = ranked.gold.model_copy(update={"ranking": ranked.gold.ranking[::-1],  # same order, written
+                                               "order": "ascending" if ranked.gold.order == "descending"
+                                               else "descending"})  # the other way round: still right
+    assert answers_match(ranked.gold, other_way)
     assert template.check(ctx, ranked.model_copy(update={"gold": reversed_gold})) is not None
     assert task_problem(template, ctx, ranked.model_copy(update={"gold": reversed_gold})) is not None
 

@@ -12,7 +12,7 @@ import pytest
 from agents.answers import answers_match
 from agents.graph_taskgen import run_job
 from agents.schema import Answer, Task
-from agents.taskgen.base import LETTERS, TemplateContext
+from agents.taskgen.base import LETTERS, TemplateContext, ids_in_question_order, labelled_ids
 from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
@@ -76,7 +76,7 @@ def test_constraint_filter_golds_match_the_tools(tasks, view):
     assert tasks["constraint_filter"]
     for task in tasks["constraint_filter"]:
         labels = []
-        for n, pid in enumerate(task.polymer_ids, 1):
+        for n, pid in enumerate(ids_in_question_order(task), 1):
             ok = True
             for c in task.constraints:
                 if c.type == "property_range":
@@ -102,8 +102,9 @@ def test_gas_tradeoff_has_exactly_one_right_option(tasks, view):
         c = task.constraints[0]
         other = next(re.search(r"\((perm_\w+)\) of option A", s.question).group(1) for s in task.sub_questions
                      if s.id.startswith("A.perm_") and s.id != f"A.{c.property}")
-        pa = [_median(view, pid, c.property, c.kind) for pid in task.polymer_ids]
-        pb = [_median(view, pid, other, c.kind) for pid in task.polymer_ids]
+        assert [f"perm_{g.lower()}" for g in task.params.gases] == [c.property, other]
+        pa = [_median(view, pid, c.property, c.kind) for pid in ids_in_question_order(task)]
+        pb = [_median(view, pid, other, c.kind) for pid in ids_in_question_order(task)]
         assert all(abs(math.log10(p / c.min)) >= LOG_TOLERANCE for p in pa)
         above = [i for i, p in enumerate(pa) if p > c.min]
         assert 2 <= len(above) < 4
@@ -136,7 +137,7 @@ def _tool_change(view: KBView, a: int, b: int) -> list[str]:
 def test_structure_change_golds_match_the_tools(tasks, view):
     assert tasks["structure_change_effect"]
     for task in tasks["structure_change_effect"]:
-        a, b = task.polymer_ids
+        a, b = labelled_ids(task)["A"], labelled_ids(task)["B"]
         assert _tool_change(view, a, b) == _sub(task, "change").items
         value_q = next(s.question for s in task.sub_questions if s.id == "value_a")
         prop, kind = re.search(r"\((\w+)\) of A\b", value_q).group(1), _kind_of(value_q)
@@ -150,7 +151,7 @@ def test_structure_change_golds_match_the_tools(tasks, view):
 def test_unit_threshold_golds_match_the_tools(tasks, view):
     assert tasks["unit_threshold"]
     for task in tasks["unit_threshold"]:
-        c, pid = task.constraints[0], task.polymer_ids[0]
+        c, pid = task.constraints[0], labelled_ids(task)["polymer"]
         canonical = _median(view, pid, c.property, c.kind)
         converted = convert(canonical, get_property(c.property).unit, c.unit)
         assert answers_match(_sub(task, "convert"), Answer(type="number", number=converted))
@@ -170,11 +171,13 @@ def test_composition_follows_the_sub_question_golds(tasks):
     flipped.sub_questions[1].gold.number = bound + (-1 if task.gold.yes == (c.min is not None) else 1) * (abs(bound) + 1)
     template = get_template("unit_threshold")
     assert template.compose_from_subs(flipped).yes != task.gold.yes
-    task = tasks["constraint_filter"][0]
-    flipped = task.model_copy(deep=True)
-    check = next(s for s in flipped.sub_questions if s.id.endswith(".check") and s.gold.yes)
-    check.gold.yes = False
-    assert set(get_template("constraint_filter").compose_from_subs(flipped).items) < set(task.gold.items)
+    for task in tasks["constraint_filter"]:  # every task: the outcome must not depend on which one is drawn
+        label = task.gold.items[0]             # a polymer in the answer: all of its checks are yes
+        flipped = task.model_copy(deep=True)
+        check = next(s for s in flipped.sub_questions if s.id.startswith(f"{label}.") and s.id.endswith(".check"))
+        assert check.gold.yes
+        check.gold.yes = False
+        assert set(get_template("constraint_filter").compose_from_subs(flipped).items) == set(task.gold.items) - {label}
 
 
 @pytest.mark.parametrize("name", TEMPLATES)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from agents.graph_taskgen import run_job
-from agents.taskgen.base import TemplateContext
+from agents.taskgen.base import TemplateContext, ids_in_question_order
 from agents.taskgen.pools import Pools
 from tools.kb_view import KBView
 from tools.structure import DescribeArgs, ValidateArgs, describe_polymer, validate_polymer
@@ -21,7 +21,10 @@ def made(small_kb, small_kb_config):
 
 
 def _describe(view, task, i=0):
-    key = view.connect().execute("SELECT key FROM polymers WHERE polymer_id = ?", [task.polymer_ids[i]]).fetchone()[0]
+    """The structure tool's description of the i-th polymer the question shows (as its KB record says)."""
+    pid = ids_in_question_order(task)[i]
+    key = view.connect().execute("SELECT key FROM polymers WHERE polymer_id = ?", [pid]).fetchone()[0]
+    assert key == task.params.polymers[i].psmiles and key in task.question
     return describe_polymer(view, DescribeArgs(polymer=key))
 
 
@@ -53,6 +56,7 @@ def test_validity_gold_matches_the_validate_tool(made):
     answers = set()
     for task in tasks["valid_repeat_unit"]:
         text = task.question.split("`")[1]
+        assert text == task.params.shown_smiles
         result = validate_polymer(view, ValidateArgs(polymer=text))
         assert task.gold.yes == (result.valid and result.status == "linear"), (text, result)
         answers.add(task.gold.yes)

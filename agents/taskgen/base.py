@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.schema import Answer, Category, SubQuestion, Task
+from agents.schema import Answer, Category, PolymerRef, SubQuestion, Task, TaskParams
 from agents.taskgen.pools import Pools
+from kb.assemble import polymer_id_of
 
 GENERATOR = "polybench.taskgen"
 LETTERS = "ABCDEFGH"
@@ -87,16 +88,37 @@ def task_id(template: str, split: str, question: str, gold: Answer) -> str:
 def make_task(template: Template, ctx: TemplateContext, *, difficulty: int, question: str, gold: Answer,
               options: list[str] | None = None, sub_questions: list[SubQuestion] | None = None,
               composition: str | None = None, polymer_ids: list[int] | None = None,
-              source_ids: list[str] | None = None, constraints: list | None = None) -> Task:
-    """A Task with the bookkeeping fields filled the same way for every template."""
+              source_ids: list[str] | None = None, constraints: list | None = None,
+              params: TaskParams | None = None) -> Task:
+    """A Task with the bookkeeping fields filled the same way for every template.
+
+    `polymer_ids` are stored sorted: their order must not reveal the right option (the question's order
+    is in `params.polymers`).
+    """
     return Task(
         id=task_id(template.name, ctx.split, question, gold), split=ctx.split,  # type: ignore[arg-type]
         category=template.category, template=template.name, difficulty=difficulty, question=question,
         answer_type=gold.type, gold=gold, options=options, sub_questions=sub_questions or [],
-        composition=composition, polymer_ids=[int(p) for p in (polymer_ids or [])],
-        source_ids=sorted(set(source_ids or [])), constraints=constraints or [],
+        composition=composition, polymer_ids=sorted({int(p) for p in (polymer_ids or [])}),
+        source_ids=sorted(set(source_ids or [])), constraints=constraints or [], params=params or TaskParams(),
         generator=f"{GENERATOR}/{template.name}", generator_version=template.version,
     )
+
+
+def polymer_refs(pools: Pools, polymer_ids: list[int], labels: list[str]) -> list[PolymerRef]:
+    """The polymers as the question shows them: label, repeat unit (KB key) and the name shown, if any."""
+    return [PolymerRef(label=label, psmiles=pools.key_of(pid), name=pools.name_of(pid))
+            for label, pid in zip(labels, polymer_ids, strict=True)]
+
+
+def labelled_ids(task: Task) -> dict[str, int]:
+    """Label -> KB polymer id of the polymers a task's question shows (ids are hashes of the keys)."""
+    return {ref.label: polymer_id_of(ref.psmiles) for ref in task.params.polymers}
+
+
+def ids_in_question_order(task: Task) -> list[int]:
+    """The KB ids of the polymers the question shows, in the question's order."""
+    return [polymer_id_of(ref.psmiles) for ref in task.params.polymers]
 
 
 def lettered(options: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ class Pools:
     values: pd.DataFrame       # property_summary rows of this split: polymer_id, property, kind, value, unit, ...
     links: pd.DataFrame        # polymer_id, polymer_class, mon1, mon2 (SMILES), mon1_name, mon2_name, classes
     monomers: pd.DataFrame     # the SMiPoly monomer set (not split-specific: monomers are not polymers)
-    _names: dict[int, str] | None = field(default=None, repr=False)
+    _names: dict[int, tuple[str, str | None]] | None = field(default=None, repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # per-pool lookups templates precompute once
 
     @classmethod
@@ -63,11 +63,23 @@ class Pools:
         rows = self.values[self.values["property"] == prop]
         return rows if kind is None else rows[rows["kind"] == kind]
 
-    def display_name(self, polymer_id: int) -> str:
-        """How a question shows a polymer: its name (when a source gives one) and its PSMILES."""
-        if self._names is None:  # one vectorised pass instead of a row look-up per question
+    def _name_table(self) -> dict[int, tuple[str, str | None]]:
+        """polymer id -> (key, name or None), built in one vectorised pass (a row look-up per question is slow)."""
+        if self._names is None:
             named = self.polymers["name"].fillna("").astype(str)
             keys = self.polymers["key"].astype(str)
-            texts = [f"{n} ({k})" if n else k for n, k in zip(named, keys)]
-            self._names = dict(zip(self.polymers.index, texts))
-        return self._names[polymer_id]
+            self._names = {pid: (k, n or None) for pid, k, n in zip(self.polymers.index.tolist(), keys, named)}
+        return self._names
+
+    def key_of(self, polymer_id: int) -> str:
+        """A polymer's canonical repeat unit (its KB key)."""
+        return self._name_table()[polymer_id][0]
+
+    def name_of(self, polymer_id: int) -> str | None:
+        """A polymer's name when a source gives one, else None."""
+        return self._name_table()[polymer_id][1]
+
+    def display_name(self, polymer_id: int) -> str:
+        """How a question shows a polymer: its name (when a source gives one) and its PSMILES."""
+        key, name = self._name_table()[polymer_id]
+        return f"{name} ({key})" if name else key

@@ -11,7 +11,7 @@ import pandas as pd
 from agents.files import atomic_write_text, write_tasks
 from agents.schema import SCHEMA_VERSION, SKILLS, Task
 
-NESTED = ("gold", "constraints", "sub_questions")
+NESTED = ("gold", "constraints", "sub_questions", "params")
 
 
 def flat_record(task: Task) -> dict:
@@ -57,7 +57,7 @@ license: other
 # PolyBench tasks
 
 {len(tasks):,} polymer design tasks in six categories, generated from PolyBench KB `{kb_version}` with seed {seed}
-(schema version {SCHEMA_VERSION}). Nested fields (`gold`, `constraints`, `sub_questions`) are JSON text;
+(schema version {SCHEMA_VERSION}). Nested fields (`gold`, `constraints`, `sub_questions`, `params`) are JSON text;
 `agents.schema.Task` parses a row back. Splits are by polymer: no polymer of one split appears in another.
 Golds of property questions are measured KB values (median per polymer, property and kind), never model
 estimates.

@@ -6,24 +6,23 @@ Values are KB medians of one property and kind in the task's split. Every compar
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from agents.schema import Answer, SubQuestion, Task
+from agents.schema import Answer, QuotedValue, SubQuestion, Task, TaskParams
 from agents.taskgen.base import (
     LETTERS,
     Draw,
     Rejected,
     TemplateContext,
     TemplateDefaults,
+    ids_in_question_order,
     lettered,
     make_task,
+    polymer_refs,
 )
 from agents.taskgen.registry import register
 from agents.taskgen.templates.prediction import (
     ValueIndex,
-    parse_phrase,
     pick_separated,
     property_phrase,
     separated,
@@ -44,8 +43,6 @@ ALT_UNITS: dict[str, tuple[str, ...]] = {
 }
 SHOWN_UNIT = {"degC": "°C", "degF": "°F"}
 CONVERSION_TOLERANCE = 0.01  # relative, for convert-unit sub-answers
-_DIRECTION = re.compile(r"has the (higher|lower) ")
-_ORDER = re.compile(r"from (highest to lowest|lowest to highest)")
 
 
 def _medians(index: ValueIndex, ids: list[int], prop: str, kind: str) -> list[tuple[float, float, float]]:
@@ -61,9 +58,16 @@ def _winner(values: list[float], direction: str) -> str:
     return "A" if (values[0] > values[1]) == (direction == "higher") else "B"
 
 
-def _ranking(values: list[float], highest_first: bool) -> list[str]:
-    order = sorted(range(len(values)), key=lambda i: values[i], reverse=highest_first)
-    return [LETTERS[i] for i in order]
+def _ranking(values: list[float], order: str) -> Answer:
+    """The ranking of labels A, B, ... by their values, in the asked order (ascending: lowest first)."""
+    ranked = sorted(range(len(values)), key=lambda i: values[i], reverse=order == "descending")
+    return Answer(type="ranking", ranking=[LETTERS[i] for i in ranked], order=order)
+
+
+def _params(ctx: TemplateContext, ids: list[int], prop: str, kind: str, **more) -> TaskParams:
+    """Params of a comparison: polymers labelled A, B, ... in question order, the property and kind."""
+    return TaskParams(polymers=polymer_refs(ctx.pools, ids, list(LETTERS[: len(ids)])), property=prop, kind=kind,
+                      unit=get_property(prop).unit, **more)
 
 
 def _sample_pair(ctx: TemplateContext, rng: np.random.Generator,
@@ -90,21 +94,15 @@ class _Base(TemplateDefaults):
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
         """The gold must follow from the KB medians of the task's polymers, every pair separated."""
-        parsed = parse_phrase(task.question)
-        if parsed is None:
-            return "no property phrase in the question"
-        rows = _medians(value_index(ctx.pools), task.polymer_ids, *parsed)
-        if not _all_separated(parsed[0], rows):
+        p = task.params
+        rows = _medians(value_index(ctx.pools), ids_in_question_order(task), p.property, p.kind)
+        if not _all_separated(p.property, rows):
             return "compared values are not clearly separated"
         values = [r[0] for r in rows]
         if task.answer_type == "ranking":
-            order = _ORDER.search(task.question)
-            if order is None:
-                return "no order in the question"
-            expected = _ranking(values, order.group(1).startswith("highest"))
-            return None if task.gold.ranking == expected else "ranking differs from the KB values"
-        direction = _DIRECTION.search(task.question)
-        if direction is None or task.gold.choice != _winner(values, direction.group(1)):
+            expected = _ranking(values, p.order)
+            return None if task.gold == expected else "ranking differs from the KB values"
+        if task.gold.choice != _winner(values, p.direction):
             return "chosen polymer differs from the KB values"
         return None
 
@@ -137,7 +135,12 @@ class PairHigher(_Base):
                          gold=Answer(type="choice", choice=letter),
                          options=lettered([ctx.pools.display_name(p) for p in ids]), sub_questions=subs,
                          composition=f"the polymer with the {direction} value from the steps" if subs else None,
-                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]))
+                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]),
+                         params=self.params(ctx, draw))
+
+    def params(self, ctx: TemplateContext, draw: Draw) -> TaskParams:
+        return _params(ctx, draw.polymer_ids, draw.params["prop"], draw.params["kind"],
+                       direction=draw.params["direction"])
 
 
 @register
@@ -153,13 +156,13 @@ class PairHigherStepwise(PairHigher):
     def subs(self, ctx, draw, letter):
         direction = draw.params["direction"]
         return [*_lookup_subs(ctx, draw.polymer_ids, draw.params["prop"], draw.params["kind"]),
-                SubQuestion(id=f"compare_{direction}", question=f"Which polymer has the {direction} value?",
+                SubQuestion(id="compare", question=f"Which polymer has the {direction} value?",
                             skill="compare", gold=Answer(type="choice", choice=letter),
                             depends_on=["value_A", "value_B"])]
 
     def compose_from_subs(self, task):
         values = [s.gold.number for s in task.sub_questions[:2]]
-        return Answer(type="choice", choice=_winner(values, task.sub_questions[-1].id.split("_", 1)[1]))
+        return Answer(type="choice", choice=_winner(values, task.params.direction))
 
 
 @register
@@ -204,9 +207,14 @@ class PairHigherUnits(PairHigherStepwise):
                               gold=Answer(type="number", number=c, unit=unit,
                                           tolerance=CONVERSION_TOLERANCE * abs(c)))
                   for i, c in enumerate(converted)],
-                SubQuestion(id=f"compare_{direction}", question=f"Which polymer has the {direction} value?",
+                SubQuestion(id="compare", question=f"Which polymer has the {direction} value?",
                             skill="compare", gold=Answer(type="choice", choice=letter),
                             depends_on=["value_A", "value_B"])]
+
+    def params(self, ctx, draw):
+        shown = [QuotedValue(label=LETTERS[i], value=v, unit=u) for i, (v, u) in enumerate(self.shown(ctx, draw))]
+        return _params(ctx, draw.polymer_ids, draw.params["prop"], draw.params["kind"],
+                       direction=draw.params["direction"], quoted_values=shown)
 
 
 @register
@@ -223,30 +231,27 @@ class RankByProperty(_Base):
         picked = pick_separated(group, rng, k, tries=80)
         if picked is None:
             return Rejected(f"no {k} clearly separated values")
-        return Draw([group.row(i)[0] for i in picked],
-                    {"prop": group.prop, "kind": group.kind, "highest_first": bool(rng.random() < 0.5)})
+        order = "descending" if rng.random() < 0.5 else "ascending"
+        return Draw([group.row(i)[0] for i in picked], {"prop": group.prop, "kind": group.kind, "order": order})
 
     def compose(self, ctx, draw):
-        ids, prop, kind = draw.polymer_ids, draw.params["prop"], draw.params["kind"]
-        highest_first = draw.params["highest_first"]
+        ids, prop, kind, order = draw.polymer_ids, draw.params["prop"], draw.params["kind"], draw.params["order"]
         index = value_index(ctx.pools)
-        ranking = _ranking([r[0] for r in _medians(index, ids, prop, kind)], highest_first)
-        words = "highest to lowest" if highest_first else "lowest to highest"
+        gold = _ranking([r[0] for r in _medians(index, ids, prop, kind)], order)
+        words = "highest to lowest" if order == "descending" else "lowest to highest"
+        joiner, first = (">", "highest") if order == "descending" else ("<", "lowest")
         listed = "\n".join(f"{LETTERS[i]}) {ctx.pools.display_name(p)}" for i, p in enumerate(ids))
-        joiner = "<" if not highest_first else ">"
         question = (f"Rank these polymers by their {property_phrase(prop, kind)}, from {words}. Answer with "
-                    f"their letters joined by '{joiner}' (e.g. A {joiner} B {joiner} C).\n{listed}")
-        gold = Answer(type="ranking", ranking=ranking, order="descending" if highest_first else "ascending")
+                    f"their letters joined by '{joiner}', the {first} first (e.g. A {joiner} B {joiner} C)."
+                    f"\n{listed}")
         subs = [*_lookup_subs(ctx, ids, prop, kind),
-                SubQuestion(id="rank_highest_first" if highest_first else "rank_lowest_first", skill="compare",
-                            question=f"Order the polymers by those values, from {words}.", gold=gold,
+                SubQuestion(id="rank", skill="compare", gold=gold,
+                            question=f"Order the polymers by those values, from {words} (joined by '{joiner}').",
                             depends_on=[f"value_{LETTERS[i]}" for i in range(len(ids))])]
         return make_task(self, ctx, difficulty=3 if len(ids) == 3 else 4, question=question, gold=gold,
                          sub_questions=subs, composition=f"sort the looked-up values from {words}",
-                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]))
+                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]),
+                         params=_params(ctx, ids, prop, kind, order=order))
 
     def compose_from_subs(self, task):
-        values = [s.gold.number for s in task.sub_questions[:-1]]
-        highest_first = task.sub_questions[-1].id == "rank_highest_first"
-        return Answer(type="ranking", ranking=_ranking(values, highest_first),
-                      order="descending" if highest_first else "ascending")
+        return _ranking([s.gold.number for s in task.sub_questions[:-1]], task.params.order)

@@ -7,7 +7,6 @@ The link lookups (`link_table`) are shared with the synthesis-design templates.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -17,14 +16,17 @@ import numpy as np
 import pandas as pd
 from smipoly.smip import polg
 
-from agents.schema import Answer, SubQuestion, Task
+from agents.schema import Answer, SubQuestion, Task, TaskParams
 from agents.taskgen.base import (
     LETTERS,
     Draw,
     Rejected,
     TemplateContext,
     TemplateDefaults,
+    labelled_ids,
+    lettered,
     make_task,
+    polymer_refs,
     shuffled_choice,
 )
 from agents.taskgen.pools import Pools
@@ -57,7 +59,6 @@ ROLE_WORDS = {
     "sfonediX": "bis(4-halophenyl) sulfone", "BzodiF": "4,4'-difluorobenzophenone",
     "hindPhenol": "2,6-disubstituted phenol, oxidative coupling", "CO": "carbon monoxide",
 }
-_BACKTICKED = re.compile(r"`([a-z0-9_]+)`")
 
 
 @dataclass
@@ -267,7 +268,8 @@ class PolymerizationClass(_Base):
         question = (f"Which polymerization class can {what}, by SMiPoly's reaction rules? "
                     f"Exactly one option is possible.")
         return make_task(self, ctx, difficulty=2, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE])
+                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE],
+                         params=TaskParams(monomers=list(table.mons[r]), asked="polymerization_class"))
 
     def check(self, ctx, task):
         possible = link_table(ctx.pools).achievable(task.polymer_ids[0])
@@ -302,7 +304,9 @@ class ReactionLinkage(_Base):
         question = (f"{what[0].upper()}{what[1:].rstrip(',')}. Which linkage joins the monomer units in the "
                     f"polymer formed?")
         return make_task(self, ctx, difficulty=2, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE])
+                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE],
+                         params=TaskParams(monomers=list(table.mons[r]), monomer_roles=list(table.roles[r]),
+                                           asked="linkage"))
 
     def _wrong(self, ctx: TemplateContext, pid: int, linkage: str) -> bool:
         """A linkage is surely wrong when it is not the reaction's and the product does not contain it."""
@@ -354,11 +358,11 @@ class PropertyDefinition(_Base):
             question = (f"What does the property `{prop.name}` of the PolyBench knowledge base denote? "
                         f"Its values are stored in {_unit_text(prop.unit)}.")
         return make_task(self, ctx, difficulty=1, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options)
+                         options=options, params=TaskParams(property=prop.name, asked=mode))
 
     def check(self, ctx, task):
-        prop = PROPERTIES[_BACKTICKED.search(task.question).group(1)]
-        if task.question.startswith("In which unit"):
+        prop = PROPERTIES[task.params.property]
+        if task.params.asked == "unit":
             return one_correct(task, lambda text: text == _unit_text(prop.unit))
         return one_correct(task, lambda text: text == prop.description)
 
@@ -402,11 +406,12 @@ class MonomersForPolymer(_Base):
                     f"Exactly one option gives this repeat unit.")
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="choice", choice=letter),
                          options=options, sub_questions=subs, polymer_ids=[pid], source_ids=[SMIPOLY_SOURCE],
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), asked="monomers"),
                          composition="the backbone linkage names the class; the class says which monomer classes "
                                      "react; the option with such a pair that builds the unit is the answer")
 
     def check(self, ctx, task):
-        right = link_table(ctx.pools).pair_texts_of(task.polymer_ids[0])
+        right = link_table(ctx.pools).pair_texts_of(labelled_ids(task)["polymer"])
         return one_correct(task, lambda text: text in right)
 
 
@@ -437,8 +442,9 @@ class PolymerFromMonomers(_Base):
         table, r = link_table(ctx.pools), draw.params["row"]
         pid, pclass, linkage = draw.polymer_ids[0], table.pclass[r], table.linkage[r]
         show = ctx.pools.display_name
-        options, letter = shuffled_choice(np.random.default_rng(draw.params["seed"]), show(pid),
-                                          [show(q) for q in draw.polymer_ids[1:]])
+        shuffle = np.random.default_rng(draw.params["seed"])
+        order = [draw.polymer_ids[i] for i in shuffle.permutation(len(draw.polymer_ids))]
+        options, letter = lettered([show(q) for q in order]), LETTERS[order.index(pid)]
         monomers = table.pair_text(table.mons[r])
         subs = [
             SubQuestion(id="class", skill="classify-polymer", gold=Answer(type="set", items=[pclass]),
@@ -454,16 +460,16 @@ class PolymerFromMonomers(_Base):
                     f"by SMiPoly's reaction rules? "
                     f"Exactly one option is the product.")
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, sub_questions=subs, polymer_ids=sorted(draw.polymer_ids),
+                         options=options, sub_questions=subs, polymer_ids=draw.polymer_ids,
                          source_ids=[SMIPOLY_SOURCE],
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, order, list(LETTERS[: len(order)])),
+                                           monomers=list(table.mons[r]), asked="product"),
                          composition="the monomer classes give the class, the class the linkage; the product is "
                                      "the option built from both monomers through that linkage")
 
     def check(self, ctx, task):
-        table, show = link_table(ctx.pools), ctx.pools.display_name
-        shown = {pair for p in task.polymer_ids for pair in table.pairs_of[p]
-                 if any(f"when {table.pair_text(o)} polymerize" in task.question for o in permutations(sorted(pair)))}
-        if len(shown) != 1:
-            return f"{len(shown)} monomer pairs found in the question"
-        makers = {show(p) for p in task.polymer_ids if shown & table.pairs_of[p]}
-        return one_correct(task, lambda text: text in makers)
+        table, asked = link_table(ctx.pools), frozenset(task.params.monomers)
+        makers = {label for label, p in labelled_ids(task).items() if asked in table.pairs_of[p]}
+        hits = sorted(makers)
+        return None if hits == [task.gold.choice] else f"options made from the monomers {hits} != gold {task.gold.choice}"
+

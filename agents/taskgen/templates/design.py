@@ -11,12 +11,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
-from itertools import permutations
 
 import numpy as np
 
-from agents.schema import Answer, Constraint, SubQuestion, Task
-from agents.taskgen.base import Draw, Rejected, TemplateContext, TemplateDefaults, make_task, shuffled_choice
+from agents.schema import Answer, Constraint, SubQuestion, Task, TaskParams
+from agents.taskgen.base import (
+    Draw,
+    Rejected,
+    TemplateContext,
+    TemplateDefaults,
+    labelled_ids,
+    make_task,
+    polymer_refs,
+    shuffled_choice,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.conceptual import (
@@ -189,10 +197,11 @@ class DesignPolymer:
 
     def compose(self, ctx, draw):
         gold, constraints = draw.polymer_ids[0], draw.params["constraints"]
-        key, shown = key_of(ctx.pools, gold), ctx.pools.display_name(gold)
+        key = key_of(ctx.pools, gold)
         texts = [constraint_text(c) for c in constraints]
         subs = [SubQuestion(id=f"check_{i + 1}", skill="check-constraint", gold=Answer(type="yes_no", yes=True),
-                            question=f"Does {shown} meet the requirement: {text}?") for i, text in enumerate(texts)]
+                            question=f"Does your candidate polymer meet requirement ({i + 1}): {text}?")
+                for i, text in enumerate(texts)]
         subs.append(SubQuestion(id="compose", skill="compose", gold=Answer(type="polymer", polymer=key),
                                 question="Which polymer meets every requirement?",
                                 depends_on=[s.id for s in subs]))
@@ -205,7 +214,7 @@ class DesignPolymer:
         return make_task(self, ctx, difficulty=4 if len(constraints) <= 3 else 5, question=question,
                          gold=Answer(type="polymer", polymer=key), sub_questions=subs, constraints=constraints,
                          composition="a polymer that passes every check is an answer", polymer_ids=[gold],
-                         source_ids=sources)
+                         source_ids=sources, params=TaskParams(asked="design"))
 
     def check(self, ctx, task):
         ok, reasons = check_design_answer(ctx.pools, task, task.gold.polymer or "")
@@ -356,10 +365,12 @@ class RouteForPolymer(_Route):
         question = (f"Which route makes the polymer {polymer}, by SMiPoly's reaction rules? "
                     f"Exactly one option gives this repeat unit.")
         return make_task(self, ctx, difficulty=2, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE])
+                         options=options, polymer_ids=draw.polymer_ids, source_ids=[SMIPOLY_SOURCE],
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, draw.polymer_ids, ["polymer"]),
+                                           asked="route"))
 
     def check(self, ctx, task):
-        table, pid = link_table(ctx.pools), task.polymer_ids[0]
+        table, pid = link_table(ctx.pools), labelled_ids(task)["polymer"]
         right = {_route_text(text, table.class_of[pid]) for text in table.pair_texts_of(pid)}
         return one_correct(task, lambda text: text in right)
 
@@ -407,12 +418,13 @@ class RouteFeasibility(_Route):
                     f"Answer yes or no.")
         return make_task(self, ctx, difficulty=3, question=question, sub_questions=subs,
                          gold=Answer(type="yes_no", yes=pair_ok and class_ok), polymer_ids=[pid],
-                         source_ids=[SMIPOLY_SOURCE], composition="feasible when the monomers and the class both fit")
+                         source_ids=[SMIPOLY_SOURCE], composition="feasible when the monomers and the class both fit",
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), monomers=list(mons),
+                                           polymer_class=cls, asked="route_feasible"))
 
     def check(self, ctx, task):
-        table, pid = link_table(ctx.pools), task.polymer_ids[0]
-        feasible = any(f"route {table.pair_text(o)} by {table.class_of[pid]} polymerization give" in task.question
-                       for pair in table.pairs_of[pid] for o in permutations(sorted(pair)))
+        table, pid, p = link_table(ctx.pools), labelled_ids(task)["polymer"], task.params
+        feasible = frozenset(p.monomers) in table.pairs_of[pid] and p.polymer_class == table.class_of[pid]
         return None if feasible == task.gold.yes else f"route feasibility is {feasible}, gold says {task.gold.yes}"
 
     def compose_from_subs(self, task):

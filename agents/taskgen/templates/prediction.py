@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.answers import numbers_match
-from agents.schema import Answer, SubQuestion
+from agents.schema import Answer, SubQuestion, TaskParams
 from agents.taskgen.base import (
     LETTERS,
     Draw,
     Rejected,
     TemplateContext,
     TemplateDefaults,
+    ids_in_question_order,
     make_task,
+    polymer_refs,
     shuffled_choice,
 )
 from agents.taskgen.pools import Pools
@@ -163,6 +165,12 @@ def sources_of(index: ValueIndex, keys: list[tuple[int, str, str]]) -> list[str]
     return sorted({s for key in keys for s in index.rows[key][3].split("; ") if s})
 
 
+def one_polymer_params(ctx: TemplateContext, pid: int, prop: str, kind: str, asked: str) -> TaskParams:
+    """Params of a question about one property (one kind) of one polymer (labelled 'polymer')."""
+    return TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), property=prop, kind=kind,
+                      unit=get_property(prop).unit, asked=asked)
+
+
 def _draw_one(ctx: TemplateContext, rng: np.random.Generator, min_size: int) -> Draw | Rejected:
     group = value_index(ctx.pools).pick_group(rng, min_size)
     if group is None:
@@ -191,7 +199,8 @@ class PropertyValue(_Base):
                     f"Give the value in {unit_text(prop)}.")
         return make_task(self, ctx, difficulty=2, question=question,
                          gold=value_answer(prop, index.rows[(pid, prop, kind)][0]), polymer_ids=[pid],
-                         source_ids=sources_of(index, [(pid, prop, kind)]))
+                         source_ids=sources_of(index, [(pid, prop, kind)]),
+                         params=one_polymer_params(ctx, pid, prop, kind, "value"))
 
 
 @register
@@ -221,13 +230,12 @@ class PropertyValueChoice(_Base):
         question = (f"Which value is the {property_phrase(prop, kind)} of {ctx.pools.display_name(pid)}? "
                     f"Exactly one option is right.")
         return make_task(self, ctx, difficulty=2, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, polymer_ids=[pid], source_ids=sources_of(index, [(pid, prop, kind)]))
+                         options=options, polymer_ids=[pid], source_ids=sources_of(index, [(pid, prop, kind)]),
+                         params=one_polymer_params(ctx, pid, prop, kind, "value"))
 
     def check(self, ctx, task):
-        parsed = parse_phrase(task.question)
-        if parsed is None:
-            return "no property phrase in the question"
-        gold = value_answer(parsed[0], value_index(ctx.pools).rows[(task.polymer_ids[0], *parsed)][0])
+        prop, kind, pid = task.params.property, task.params.kind, ids_in_question_order(task)[0]
+        gold = value_answer(prop, value_index(ctx.pools).rows[(pid, prop, kind)][0])
         right = [LETTERS[i] for i, o in enumerate(task.options or [])
                  if numbers_match(gold, float(o.split(") ", 1)[1].split(" ")[0]))]
         if right != [task.gold.choice]:
@@ -269,7 +277,8 @@ class PropertyValueStepwise(_Base):
                     f"estimate the value.")
         return make_task(self, ctx, difficulty=3, question=question, gold=gold, sub_questions=subs,
                          composition="the answer is the estimate of the last step", polymer_ids=[pid],
-                         source_ids=sources_of(index, [(pid, prop, kind)]))
+                         source_ids=sources_of(index, [(pid, prop, kind)]),
+                         params=one_polymer_params(ctx, pid, prop, kind, "value"))
 
     def compose_from_subs(self, task):
         return task.sub_questions[-1].gold

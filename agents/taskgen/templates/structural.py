@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.schema import Answer, SubQuestion
-from agents.taskgen.base import Draw, Rejected, TemplateContext, TemplateDefaults, make_task, shuffled_choice
+from agents.schema import Answer, SubQuestion, TaskParams
+from agents.taskgen.base import (
+    Draw,
+    Rejected,
+    TemplateContext,
+    TemplateDefaults,
+    make_task,
+    polymer_refs,
+    shuffled_choice,
+)
 from agents.taskgen.registry import register
 from kb.features import FUNCTIONAL_GROUPS, GROUP_COLUMNS
 
@@ -39,6 +47,11 @@ def _pick(ctx: TemplateContext, rng: np.random.Generator, n: int = 1) -> list[in
     return [int(i) for i in rng.choice(ids, size=n, replace=False)]
 
 
+def _one(ctx: TemplateContext, pid: int, asked: str, unit: str | None = None) -> TaskParams:
+    """Params of a question about one polymer (labelled 'polymer')."""
+    return TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), asked=asked, unit=unit)
+
+
 class _Base(TemplateDefaults):
     category = "structural_understanding"
 
@@ -70,7 +83,7 @@ class LinkagePresent(_Base):
         question = (f"Which of these linkages or functional groups is present in the repeat unit of "
                     f"{ctx.pools.display_name(pid)}? Exactly one option is present.")
         return make_task(self, ctx, difficulty=1, question=question, gold=Answer(type="choice", choice=letter),
-                         options=options, polymer_ids=[pid])
+                         options=options, polymer_ids=[pid], params=_one(ctx, pid, "linkage_present"))
 
     def check(self, ctx, task):
         pid = task.polymer_ids[0]
@@ -94,7 +107,8 @@ class AromaticRingCount(_Base):
         n = int(_val(ctx, pid, "aromatic_rings"))
         question = f"How many aromatic rings are in one repeat unit of {ctx.pools.display_name(pid)}?"
         return make_task(self, ctx, difficulty=1, question=question,
-                         gold=Answer(type="number", number=float(n), tolerance=0.0), polymer_ids=[pid])
+                         gold=Answer(type="number", number=float(n), tolerance=0.0), polymer_ids=[pid],
+                         params=_one(ctx, pid, "aromatic_rings"))
 
 
 @register
@@ -121,7 +135,8 @@ class RepeatUnitWeight(_Base):
         ]
         return make_task(self, ctx, difficulty=3, question=question, sub_questions=subs,
                          gold=Answer(type="number", number=round(mw, 2), unit="g/mol", tolerance=0.5),
-                         composition="the repeat-unit mass is the formula mass", polymer_ids=[pid])
+                         composition="the repeat-unit mass is the formula mass", polymer_ids=[pid],
+                         params=_one(ctx, pid, "repeat_unit_mass", unit="g/mol"))
 
     def compose_from_subs(self, task):
         return task.sub_questions[-1].gold
@@ -148,7 +163,7 @@ class BackboneAtoms(_Base):
                     f"passes through) rather than in side chains?")
         return make_task(self, ctx, difficulty=2, question=question,
                          gold=Answer(type="number", number=float(_val(ctx, pid, "backbone_atoms")), tolerance=0.0),
-                         polymer_ids=[pid])
+                         polymer_ids=[pid], params=_one(ctx, pid, "backbone_atoms"))
 
 
 @register
@@ -180,7 +195,9 @@ class MoreAromaticRings(_Base):
         question = (f"Polymer A is {ctx.pools.display_name(a)}; polymer B is {ctx.pools.display_name(b)}. "
                     f"Does A have more aromatic rings per repeat unit than B?")
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="yes_no", yes=na > nb),
-                         sub_questions=subs, composition="yes when count(A) > count(B)", polymer_ids=[a, b])
+                         sub_questions=subs, composition="yes when count(A) > count(B)", polymer_ids=[a, b],
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, [a, b], ["A", "B"]),
+                                           asked="more_aromatic_rings"))
 
     def compose_from_subs(self, task):
         na, nb = task.sub_questions[0].gold.number, task.sub_questions[1].gold.number
@@ -225,4 +242,4 @@ class ValidRepeatUnit(_Base):
         question = (f"Is `{text}` a valid repeat unit of a linear polymer (a parsable SMILES with exactly two "
                     f"attachment points written as *)? Answer yes or no.")
         return make_task(self, ctx, difficulty=1, question=question, gold=Answer(type="yes_no", yes=valid),
-                         polymer_ids=[pid])
+                         polymer_ids=[pid], params=TaskParams(shown_smiles=text, asked="valid_repeat_unit"))

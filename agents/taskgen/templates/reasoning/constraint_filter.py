@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from agents.schema import Answer, Constraint, SubQuestion, Task
-from agents.taskgen.base import Draw, Rejected, TemplateContext, make_task
+from agents.schema import Answer, Constraint, SubQuestion, Task, TaskParams
+from agents.taskgen.base import Draw, Rejected, TemplateContext, labelled_ids, make_task, polymer_refs
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
@@ -166,7 +166,8 @@ class ConstraintFilter(ReasoningTemplate):
         return make_task(self, ctx, difficulty=1 + len(constraints), question=question,
                          gold=Answer(type="set", items=gold), sub_questions=subs, constraints=constraints,
                          composition="a polymer is in the answer when all of its constraint checks are yes",
-                         polymer_ids=draw.polymer_ids, source_ids=sources_of(look, keys))
+                         polymer_ids=draw.polymer_ids, source_ids=sources_of(look, keys),
+                         params=TaskParams(polymers=polymer_refs(pools, draw.polymer_ids, labels), asked="filter"))
 
     def compose_from_subs(self, task: Task) -> Answer:
         verdict: dict[str, bool] = {}
@@ -176,14 +177,13 @@ class ConstraintFilter(ReasoningTemplate):
         return Answer(type="set", items=[label for label, ok in verdict.items() if ok])
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        pools, look = ctx.pools, values_of(ctx.pools)
+        pools, look, ids = ctx.pools, values_of(ctx.pools), labelled_ids(task)
         for c in task.constraints:
             if c.type != "property_range":
                 continue
-            for pid in task.polymer_ids:
+            for pid in ids.values():
                 v = look.value[(pid, c.property, c.kind)]
                 if not all(clear_of(c.property, v, b) for b in (c.min, c.max) if b is not None):
                     return "a value lies within one tolerance of a bound"
-        labels = [f"P{n + 1}" for n, pid in enumerate(task.polymer_ids)
-                  if all(_meets(c, pools, look, pid) for c in task.constraints)]
+        labels = [label for label, pid in ids.items() if all(_meets(c, pools, look, pid) for c in task.constraints)]
         return None if set(labels) == set(task.gold.items or []) else "gold differs from the pools"

@@ -6,8 +6,17 @@ import math
 
 import numpy as np
 
-from agents.schema import Answer, Constraint, SubQuestion, Task
-from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, lettered, make_task
+from agents.schema import Answer, Constraint, SubQuestion, Task, TaskParams
+from agents.taskgen.base import (
+    LETTERS,
+    Draw,
+    Rejected,
+    TemplateContext,
+    ids_in_question_order,
+    lettered,
+    make_task,
+    polymer_refs,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
@@ -148,7 +157,10 @@ class GasTradeoff(ReasoningTemplate):
         return make_task(self, ctx, difficulty=4, question=question, gold=gold, sub_questions=subs,
                          options=options, constraints=[constraint],
                          composition="the option with the largest selectivity among those above the threshold",
-                         polymer_ids=order, source_ids=sources_of(look, keys))
+                         polymer_ids=order, source_ids=sources_of(look, keys),
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, order, list(LETTERS[:4])),
+                                           property=f"perm_{a}", kind=kind, unit="Barrer", gases=[ga, gb],
+                                           threshold=x, asked="most_selective"))
 
     def compose_from_subs(self, task: Task) -> Answer:
         gold = {s.id: s.gold for s in task.sub_questions}
@@ -157,12 +169,12 @@ class GasTradeoff(ReasoningTemplate):
         return Answer(type="choice", choice=best)
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        look, c = values_of(ctx.pools), task.constraints[0]
-        other = next(s.id.split(".", 1)[1] for s in task.sub_questions
-                     if s.id.startswith("A.perm_") and s.id != f"A.{c.property}")
-        pa = np.array([look.value[(p, c.property, c.kind)] for p in task.polymer_ids])
-        pb = np.array([look.value[(p, other, c.kind)] for p in task.polymer_ids])
-        best = _best_above(np.log10(pa), np.log10(pa / pb), c.min)
+        look, p = values_of(ctx.pools), task.params
+        first, second = (f"perm_{g.lower()}" for g in p.gases)
+        ids = ids_in_question_order(task)
+        pa = np.array([look.value[(i, first, p.kind)] for i in ids])
+        pb = np.array([look.value[(i, second, p.kind)] for i in ids])
+        best = _best_above(np.log10(pa), np.log10(pa / pb), p.threshold)
         if best is None or LETTERS[best] != task.gold.choice:
             return "not exactly one clearly best option"
         return None

@@ -8,8 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.schema import Answer, SubQuestion, Task
-from agents.taskgen.base import LETTERS, Draw, Rejected, TemplateContext, lettered, make_task
+from agents.schema import Answer, SubQuestion, Task, TaskParams
+from agents.taskgen.base import (
+    LETTERS,
+    Draw,
+    Rejected,
+    TemplateContext,
+    labelled_ids,
+    lettered,
+    make_task,
+    polymer_refs,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
@@ -208,7 +217,9 @@ class StructureChangeEffect(ReasoningTemplate):
         return make_task(self, ctx, difficulty=3, question=question, gold=gold, options=lettered(options),
                          sub_questions=subs, polymer_ids=[pair.a, pair.b],
                          composition="increases when B's value is higher than A's",
-                         source_ids=sources_of(look, [(pair.a, pair.prop, pair.kind), (pair.b, pair.prop, pair.kind)]))
+                         source_ids=sources_of(look, [(pair.a, pair.prop, pair.kind), (pair.b, pair.prop, pair.kind)]),
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, [pair.a, pair.b], ["A", "B"]),
+                                           property=pair.prop, kind=pair.kind, unit=unit, asked="effect"))
 
     def compose_from_subs(self, task: Task) -> Answer:
         higher = next(s.gold.yes for s in task.sub_questions if s.id == "compare")
@@ -216,16 +227,17 @@ class StructureChangeEffect(ReasoningTemplate):
         return Answer(type="choice", choice=LETTERS[texts.index(INCREASES if higher else DECREASES)])
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        pools, look = ctx.pools, values_of(ctx.pools)
-        a, b = task.polymer_ids
+        pools, look, ids = ctx.pools, values_of(ctx.pools), labelled_ids(task)
+        a, b, prop, kind = ids["A"], ids["B"], task.params.property, task.params.kind
         change = next(s.gold.items for s in task.sub_questions if s.id == "change")
         found = _change(look.groups[b] - look.groups[a], _elements(pools.polymers.at[a, "formula"]),
                         _elements(pools.polymers.at[b, "formula"]), list(GROUP_COLUMNS.values()))
         if found is None or list(found) != change:
             return "the structural change does not match the pair"
-        va, vb = (next(s.gold.number for s in task.sub_questions if s.id == i) for i in ("value_a", "value_b"))
-        shared = [prop for prop, kind in look.pks_of[a]
-                  if look.value[(a, prop, kind)] == va and look.value.get((b, prop, kind)) == vb]
-        if not shared or not clearly_different(shared[0], va, vb):
-            return "values are not the pools' or not clearly different"
-        return None
+        va, vb = look.value.get((a, prop, kind)), look.value.get((b, prop, kind))
+        if va is None or vb is None or not clearly_different(prop, va, vb):
+            return "the pair has no clearly different values of the property"
+        expected = INCREASES if vb > va else DECREASES
+        texts = [o.split(") ", 1)[1] for o in task.options or []]
+        return None if texts.index(expected) == LETTERS.index(task.gold.choice) else "gold differs from the pools"
+

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.schema import Answer, Constraint, SubQuestion, Task
-from agents.taskgen.base import Draw, Rejected, TemplateContext, make_task
+from agents.schema import Answer, Constraint, SubQuestion, Task, TaskParams
+from agents.taskgen.base import (
+    Draw,
+    Rejected,
+    TemplateContext,
+    ids_in_question_order,
+    make_task,
+    polymer_refs,
+)
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
@@ -105,7 +112,10 @@ class UnitThreshold(ReasoningTemplate):
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="yes_no", yes=yes),
                          sub_questions=subs, constraints=[c], polymer_ids=[pid],
                          composition="compare the converted value with the threshold",
-                         source_ids=sources_of(look, [(pid, prop, kind)]))
+                         source_ids=sources_of(look, [(pid, prop, kind)]),
+                         params=TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), property=prop,
+                                           kind=kind, unit=c.unit, threshold=x,
+                                           direction="higher" if c.min is not None else "lower", asked="threshold"))
 
     def compose_from_subs(self, task: Task) -> Answer:
         converted, c = task.sub_questions[1].gold.number, task.constraints[0]
@@ -113,7 +123,7 @@ class UnitThreshold(ReasoningTemplate):
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
         c = task.constraints[0]
-        value = values_of(ctx.pools).value[(task.polymer_ids[0], c.property, c.kind)]
+        value = values_of(ctx.pools).value[(ids_in_question_order(task)[0], c.property, c.kind)]
         x = convert(c.min if c.min is not None else c.max, c.unit, get_property(c.property).unit)
         if not clear_of(c.property, value, x):
             return "value within one tolerance of the threshold"
