@@ -1,0 +1,43 @@
+"""Worker processes that never outlive the job that started them.
+
+A ProcessPoolExecutor worker whose parent is killed (kill -9, OOM killer) blocks forever on its task
+queue: every worker holds both ends of that queue's pipe, so no end-of-file ever arrives (measured here
+with fork, spawn and forkserver alike). `die_with_parent` asks the kernel to SIGKILL the calling process
+when its parent exits (Linux prctl PR_SET_PDEATHSIG), and exits at once if the parent is already gone.
+Pools call it as their initializer (`process_pool`); a CLI whose pools it cannot reach calls it from
+module level when spawned workers import it as `__mp_main__` (see kb.build).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Make this (worker) process die when its parent does; a no-op where the kernel cannot do it."""
+    parent = multiprocessing.parent_process()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+                logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError) as exc:  # no libc symbol: keep the pool usable
+            logger.debug("prctl unavailable: %s", exc)
+    if parent is not None and parent.pid is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before the request above was in place
+
+
+def process_pool(n_workers: int) -> ProcessPoolExecutor:
+    """A spawn-context pool whose workers die with this process (spawn: safe in a threaded parent)."""
+    return ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent)
