@@ -23,9 +23,12 @@ logger = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Make this (worker) process die when its parent does; a no-op where the kernel cannot do it."""
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Make this (worker) process die when its parent does; a no-op where the kernel cannot do it.
+
+    parent_pid: the parent's pid when this process was not started by multiprocessing."""
     parent = multiprocessing.parent_process()
+    expected = parent_pid if parent_pid is not None else parent.pid if parent is not None else None
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -33,7 +36,7 @@ def die_with_parent() -> None:
                 logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
         except (OSError, AttributeError) as exc:  # no libc symbol: keep the pool usable
             logger.debug("prctl unavailable: %s", exc)
-    if parent is not None and parent.pid is not None and os.getppid() != parent.pid:
+    if expected is not None and os.getppid() != expected:
         os._exit(1)  # the parent died before the request above was in place
 
 

@@ -25,6 +25,7 @@ from kb.structure_index import MEASURED_GROUPS, UNMEASURED
 from tools.connections import connection, kb_version, measurements_table
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import FragmentText, PolymerRef, SmilesText, ToolArgs, Word
 from tools.resolve import (
     HOW_TO,
     checked_property,
@@ -50,28 +51,24 @@ SEARCH_SECONDS = 3.0  # fragment search time limit: a tool call must answer with
 
 # --- the tools ---------------------------------------------------------------------------------------
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ValidateArgs(ToolArgs):
+    polymer: SmilesText = Field(description="repeat unit as SMILES / PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
 
 
-class ValidateArgs(_Args):
-    polymer: str = Field(description="repeat unit as SMILES / PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
+class DescribeArgs(ToolArgs):
+    polymer: PolymerRef = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
 
 
-class DescribeArgs(_Args):
-    polymer: str | int = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
+class CompareArgs(ToolArgs):
+    polymer_a: PolymerRef = Field(description="first polymer: repeat-unit SMILES, KB id or KB name")
+    polymer_b: PolymerRef = Field(description="second polymer: repeat-unit SMILES, KB id or KB name")
 
 
-class CompareArgs(_Args):
-    polymer_a: str | int = Field(description="first polymer: repeat-unit SMILES, KB id or KB name")
-    polymer_b: str | int = Field(description="second polymer: repeat-unit SMILES, KB id or KB name")
-
-
-class SubstructureArgs(_Args):
-    fragment: str = Field(description="SMILES or SMARTS fragment; * matches any atom, e.g. C(=O)O, [Si]O[Si]")
+class SubstructureArgs(ToolArgs):
+    fragment: FragmentText = Field(description="SMILES or SMARTS fragment; * matches any atom, e.g. C(=O)O, [Si]O[Si]")
     query_type: Literal["auto", "smiles", "smarts"] = Field(
         "auto", description="how to read the fragment; auto tries SMILES first, then SMARTS")
-    with_property: str | None = Field(None, description="only polymers with a visible value of this property")
+    with_property: Word | None = Field(None, description="only polymers with a visible value of this property")
     limit: int = Field(20, ge=1, le=200, description="maximum number of polymers returned")
 
 
