@@ -33,6 +33,7 @@ import typer
 
 from kb import caches
 from kb.assemble import Tables, add_source, measurements_frame, polymers_frame
+from kb.cli import checked_out_dir, fail
 from kb.config import DEFAULT_DATA_DIR, DEFAULT_KB_DIR, BuildConfig, KBPaths
 from kb.errors import KBNotBuiltError, PolyBenchError
 from kb.families import family_labels, family_links
@@ -230,13 +231,6 @@ def _recover(paths: KBPaths) -> None:
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
-def _checked_kb_dir(paths: KBPaths) -> None:
-    """Refuse a KB folder that is a file (or under one) before any work is done."""
-    for folder in (paths.root, *paths.root.parents):
-        if folder.exists() and not folder.is_dir():
-            raise PolyBenchError(f"--kb-dir {paths.root}: {folder} is a file, not a folder")
-
-
 def _family_or_hash_split(polymers: pd.DataFrame, families: np.ndarray) -> pd.Series:
     """Splits for polymers without a fingerprint (featurisation failed): their family's split when a
     member has one, else a stable hash of the id (polymers rows align with `families`)."""
@@ -296,7 +290,7 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         timings[stage] = round(now - start, 3)
         return now
 
-    _checked_kb_dir(paths)
+    checked_out_dir(paths.root, "KB folder")
     _recover(paths)
     files = load_manifest().select(config.sources)
     md5s = [resolve(f, config.data_dir, _download_dir(config))[1] for f in files]
@@ -377,7 +371,7 @@ def main(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kb.errors import PolyBenchError
+    from kb.layered_config import config_error_lines
     from kb.stats import kb_stats, render
 
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -386,9 +380,7 @@ def main(
                              max_rows=max_rows, text_index=text_index, force=force,
                              **({"n_jobs": jobs} if jobs else {}))
     except ValidationError as exc:
-        for err in exc.errors():
-            console.print(f"config error: {'.'.join(map(str, err['loc']))}: {err['msg']}")
-        raise typer.Exit(1) from exc
+        fail("\n".join(config_error_lines(exc)))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("faiss").setLevel(logging.WARNING)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -402,9 +394,9 @@ def main(
 
         try:
             report = build_kb(config, progress)
-        except PolyBenchError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from exc
+        except (PolyBenchError, OSError) as exc:  # bad input or an unusable folder: one line, no traceback
+            bars.stop()
+            fail(exc)
     if report.up_to_date:
         console.print(f"KB {report.kb_version} is up to date ({report.db_path}); nothing to do "
                       f"({report.seconds.get('verify md5', 0):.2f} s)")
