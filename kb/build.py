@@ -42,7 +42,7 @@ from kb.readers import SourceRows, read_source
 from kb.store import DDL, DERIVED_TABLES, connect_read_only
 from kb.structure_index import build_structure_index, index_folder, rank_groups
 from kb.text_docs import text_docs
-from kb.workers import die_with_parent
+from kb.workers import die_with_parent, job_parent_pid, mark_job_parent
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]  # stage, done, total
@@ -374,6 +374,7 @@ def main(
     from kb.layered_config import config_error_lines
     from kb.stats import kb_stats, render
 
+    mark_job_parent()
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         config = BuildConfig(data_dir=data_dir, kb_dir=kb_dir, download=download, sources=source or None,
@@ -409,4 +410,4 @@ def main(
 if __name__ == "__main__":
     typer.run(main)
 elif __name__ == "__mp_main__":  # a worker that `python -m kb.build` spawned (kb.features / repeat_unit pools)
-    die_with_parent()
+    die_with_parent(job_parent_pid())

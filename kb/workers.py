@@ -5,7 +5,9 @@ queue: every worker holds both ends of that queue's pipe, so no end-of-file ever
 with fork, spawn and forkserver alike). `die_with_parent` asks the kernel to SIGKILL the calling process
 when its parent exits (Linux prctl PR_SET_PDEATHSIG), and exits at once if the parent is already gone.
 Pools call it as their initializer (`process_pool`); a CLI whose pools it cannot reach calls it from
-module level when spawned workers import it as `__mp_main__` (see kb.build).
+module level when spawned workers import it as `__mp_main__` (see kb.build). That import runs before
+multiprocessing knows the parent, so the CLI first records its pid in the environment (`mark_job_parent`)
+and the hook passes it (`job_parent_pid`): a worker whose parent died while it was starting exits too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from concurrent.futures import ProcessPoolExecutor
 logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+PARENT_PID_ENV = "POLYBENCH_JOB_PID"
+
+
+def mark_job_parent() -> None:
+    """Record this process as the parent of the workers it will spawn (they inherit the environment)."""
+    os.environ[PARENT_PID_ENV] = str(os.getpid())
+
+
+def job_parent_pid() -> int | None:
+    """The pid mark_job_parent recorded, if any."""
+    value = os.environ.get(PARENT_PID_ENV, "")
+    return int(value) if value.isdigit() else None
 
 
 def die_with_parent(parent_pid: int | None = None) -> None:

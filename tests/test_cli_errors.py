@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", *args], check=False, cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, needle: str, lines: int = 1) -> None:
