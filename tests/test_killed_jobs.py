@@ -18,29 +18,25 @@ from kb.config import KBPaths
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live process (zombies count as gone)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out.append((int(stat.parent.name), int(fields[1]), int(fields[2])))
+    return out
+
+
 def _group(pgid: int) -> list[int]:
-    """Pids of the live processes in a process group (zombies count as gone)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
+    return [pid for pid, _, group in _live_processes() if group == pgid]
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(stat.parent.name))
-    return kids
+def _children(parent: int) -> list[int]:
+    return [pid for pid, ppid, _ in _live_processes() if ppid == parent]
 
 
 def _cmdline(pid: int) -> bytes:
