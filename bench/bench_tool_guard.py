@@ -7,7 +7,7 @@ Fuzz: every hostile call of bench/hostile_calls.py, through the LangChain tool (
 in its own worker process so that a crash (segfault) is counted and the run goes on after it. A call
 is refused when it answers ok=false (validate_polymer: valid=false); raised counts exceptions out of
 invoke; over budget counts calls slower than BUDGET_S.
-Overhead: on ordinary calls (KB polymers drawn with a fixed seed), p50 of the tool function called
+Overhead: on ordinary calls (KB polymers, monomers and property names drawn with a fixed seed), p50 of the tool function called
 directly on already-validated arguments against, in the same process and interleaved, (1) argument
 validation alone (the argument model with every limit) and (2) the whole guarded call (`call_tool`:
 validation, the call, the ToolResult JSON the model reads).
@@ -97,11 +97,23 @@ def ordinary_calls(view: KBView, n: int, seed: int) -> dict[str, list[dict]]:
     ids = [r[0] for r in connection(view).execute(
         "SELECT polymer_id FROM polymers WHERE n_measurements > 0 ORDER BY hash(polymer_id + ?) LIMIT ?",
         [seed + 1, n]).fetchall()]
+    monomers = [r[0] for r in connection(view).execute(
+        "SELECT smiles FROM monomers ORDER BY hash(monomer_id + ?) LIMIT ?", [seed, n]).fetchall()]
+    vinyls = [r[0] for r in connection(view).execute(
+        "SELECT smiles FROM monomers WHERE list_contains(monomer_classes, 'vinyl') ORDER BY hash(monomer_id + ?) "
+        "LIMIT ?", [seed, n]).fetchall()]
+    properties = [r[0] for r in connection(view).execute("SELECT name FROM properties ORDER BY name").fetchall()]
     calls: dict[str, list[dict]] = {}
     for tool, good in GOOD_CALLS.items():
         variants = []
         for i in range(n):
             args = dict(good)
+            if tool == "monomer_classes":
+                args["monomer"] = monomers[i % len(monomers)]
+            if tool == "forward_synthesis":
+                args["monomers"] = [vinyls[i % len(vinyls)]]
+            if tool == "property_info":
+                args["name"] = properties[i % len(properties)]
             for field in ("polymer", "polymer_a"):
                 if field in args:
                     args[field] = keys[i % len(keys)] if tool in ("validate_polymer", "retro_synthesis",

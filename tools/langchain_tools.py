@@ -72,8 +72,10 @@ def call_tool(spec: ToolSpec, view: KBView, raw: object) -> str:
     except PolyBenchError as exc:
         return failure(spec.name, str(exc))
     provenance = getattr(data, "provenance", None) or Provenance(kb_version=kb_version(view))
-    payload = data.model_dump(mode="json", exclude={"provenance"}) if isinstance(data, BaseModel) else data
-    return ToolResult(ok=True, tool=spec.name, data=payload, provenance=provenance).model_dump_json(exclude_none=True)
+    if isinstance(data, BaseModel):  # the ToolResult JSON, written without a second pass over the data
+        return (f'{{"ok":true,"tool":{json.dumps(spec.name)},"data":{data.model_dump_json(exclude={"provenance"})},'
+                f'"provenance":{provenance.model_dump_json(exclude_none=True)}}}')
+    return ToolResult(ok=True, tool=spec.name, data=data, provenance=provenance).model_dump_json(exclude_none=True)
 
 
 def failure(tool: str, message: str) -> str:

@@ -40,15 +40,18 @@ class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+_SPACE = re.compile(r"\s")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, newline, return are fine
 
 
 def clean_text(text: str) -> str:
     """Text a tool can pass on: no lone surrogates (not UTF-8) and no control characters."""
-    for i, ch in enumerate(text):
-        if "\ud800" <= ch <= "\udfff":
-            raise ValueError(f"character {i} is a lone surrogate ({ch.encode('utf-8', 'backslashreplace').decode()}), "
-                             "not valid UTF-8 text; send plain text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad_char = text[exc.start].encode("utf-8", "backslashreplace").decode()
+        raise ValueError(f"character {exc.start} is a lone surrogate ({bad_char}), not valid UTF-8 text; "
+                         "send plain text") from None
     bad = _CONTROL.search(text)
     if bad:
         raise ValueError(f"character {bad.start()} is the control character {bad.group()!r}; send plain text")
@@ -59,12 +62,14 @@ def plain_smiles(text: str) -> bool:
     """Whether text can be SMILES: ASCII without inner spaces. RDKit reads '*CC* x' and '*CC*\u00b2' as
     '*CC*' (it stops at a space and skips some non-ASCII), so other text must never reach it as SMILES."""
     core = text.strip()
-    return core.isascii() and not any(ch.isspace() for ch in core)
+    return core.isascii() and not _SPACE.search(core)
 
 
 def smiles_only(text: str) -> str:
     """Refuse text that is not plain SMILES (see plain_smiles), saying which character is wrong."""
     core = text.strip()
+    if core.isascii() and not _SPACE.search(core):
+        return text
     for i, ch in enumerate(core):
         if not ch.isascii():
             raise ValueError(f"SMILES are ASCII text; character {i} ({ch!a}) is not")
@@ -73,9 +78,15 @@ def smiles_only(text: str) -> str:
     return text
 
 
+_ATOM_TOKEN = re.compile(r"\[[^\]]*\]|Br|Cl|[BCNOPSFIbcnops*]")  # every SMILES atom matches at least once
+
+
 def checked_structure(text: str, max_atoms: int) -> str:
     """Refuse SMILES whose size or rings would make RDKit's work unbounded; other text passes unchanged."""
     clean_text(text)
+    enough = min(MAX_RING_ATOMS, max_atoms)
+    if len(text) <= enough or len(_ATOM_TOKEN.findall(text)) <= enough:
+        return text  # too few atoms for either limit: no need to parse (most calls)
     mol = Chem.MolFromSmiles(text.strip(), sanitize=False) if text.strip() and plain_smiles(text) else None
     if mol is None:  # not SMILES (a name, or a syntax error the tool explains); nothing for RDKit to do
         return text
