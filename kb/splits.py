@@ -16,7 +16,8 @@ and three such clusters made up 59 % of the experimental-Tg test set. So a clust
 MAX_MEASURED_PER_GROUP measured polymers is re-clustered on its own members (same k-means, k = its
 measured count / the cap): groups follow analogue families where the measured data is, and no single
 group decides a split's test set. Pairs of measured polymers with Tanimoto >= 0.8 still share a split
-0.955 of the time (0.974 before, ~0.66 for a random split); bench/bench_retrieval.py reports both.
+0.955 of the time (0.974 before, ~0.66 for a random split); bench/bench_retrieval.py reports both. With
+families (below) the full KB's 21,097 such pairs share a split 0.963 of the time (bench/bench_splits.py).
 
 Families: polymers that are plausibly one material recorded twice must share a split, or a hidden test
 value is readable through its twin (two PolyMetriX rows named "Poly(4-p-toluoylstyrene)" with different
