@@ -4,9 +4,12 @@
     python -m kb.build --max-rows 300 --kb-dir /tmp/kb  # a small KB (first 300 rows of every source)
 
 Incremental: when the manifest, every source md5 and the code version are unchanged the build is a
-no-op; otherwise unchanged sources come from the cache and only new structures are canonicalised and
-featurised. The new KB is written to `staging/` and swapped in whole, so an interrupted build never
-leaves a half-written KB that looks complete.
+no-op; otherwise unchanged sources come from the cache and only new structures are canonicalised,
+featurised and indexed. The new KB (DuckDB file, FAISS indexes, structure index) is written to `staging/`
+and swapped in whole, so an interrupted build never leaves a half-written KB that looks complete.
+Killed builds resume: structures and features are checkpointed to the cache every CHECKPOINT_EVERY
+units, the next run removes what the killed one left (`staging/`, `old/`, temp files; an `old/` without
+a `current/` is the last good KB and is put back), and worker processes die with the build.
 """
 
 from __future__ import annotations
@@ -30,16 +33,21 @@ import typer
 
 from kb import caches
 from kb.assemble import Tables, add_source, measurements_frame, polymers_frame
+from kb.cli import checked_out_dir, fail
 from kb.config import DEFAULT_DATA_DIR, DEFAULT_KB_DIR, BuildConfig, KBPaths
-from kb.errors import KBNotBuiltError
+from kb.errors import KBNotBuiltError, PolyBenchError
+from kb.families import family_labels, family_links
 from kb.manifest import SourceFile, load_manifest, resolve
 from kb.readers import SourceRows, read_source
 from kb.store import DDL, DERIVED_TABLES, connect_read_only
+from kb.structure_index import build_structure_index, index_folder, rank_groups
 from kb.text_docs import text_docs
+from kb.workers import die_with_parent, job_parent_pid, mark_job_parent
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]  # stage, done, total
-CODE_VERSION = "kb-3"
+CODE_VERSION = "kb-4"  # kb-4: polymers sharing a name, source row or DOI entry share a split
+CHECKPOINT_EVERY = 100_000  # structures canonicalised / featurised between two cache saves
 
 
 @dataclass
@@ -117,15 +125,19 @@ def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn)
     cache = caches.FrameCache(config.paths.cache / "repeat_units.parquet", "raw")
     known, missing = cache.lookup(strings)
     tick = _counter(progress, "repeat units", len(missing))
-    results = batch_to_repeat_units(missing, n_jobs=config.n_jobs, progress=tick) if missing else []
-    new = pd.DataFrame({
-        "raw": missing,
-        "key": [r.key if isinstance(r, RepeatUnit) else None for r in results],
-        "status": [r.status if isinstance(r, RepeatUnit) else None for r in results],
-        "n_attachments": [r.n_attachments if isinstance(r, RepeatUnit) else None for r in results],
-        "reason": [None if isinstance(r, RepeatUnit) else r for r in results],
-    }).astype({"n_attachments": "Int64"})
-    cache.add(new)
+    news = []
+    for batch in _batches(missing):  # saved batch by batch: a killed build resumes after the last one
+        results = batch_to_repeat_units(batch, n_jobs=config.n_jobs, progress=tick)
+        news.append(pd.DataFrame({
+            "raw": batch,
+            "key": [r.key if isinstance(r, RepeatUnit) else None for r in results],
+            "status": [r.status if isinstance(r, RepeatUnit) else None for r in results],
+            "n_attachments": [r.n_attachments if isinstance(r, RepeatUnit) else None for r in results],
+            "reason": [None if isinstance(r, RepeatUnit) else r for r in results],
+        }).astype({"n_attachments": "Int64"}))
+        cache.add(news[-1])
+    new = pd.concat(news, ignore_index=True) if news else pd.DataFrame(
+        columns=["raw", "key", "status", "n_attachments", "reason"])
     frames = [f for f in (known, new) if f is not None and len(f)]
     units = pd.concat(frames, ignore_index=True) if frames else new
     return units.drop_duplicates("raw").set_index("raw")
@@ -137,16 +149,21 @@ def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.
 
     cache = caches.FrameCache(config.paths.cache / "features.parquet", "key")
     known, missing = cache.lookup(keys)
-    if missing:
-        frame, fps, reasons = batch_featurize(missing, n_jobs=config.n_jobs,
-                                              progress=_counter(progress, "features", len(missing)))
+    tick = _counter(progress, "features", len(missing))
+    for batch in _batches(missing):  # saved batch by batch: a killed build resumes after the last one
+        frame, fps, reasons = batch_featurize(batch, n_jobs=config.n_jobs, progress=tick)
         frame = frame.reset_index(drop=True)
-        frame.insert(0, "key", missing)
+        frame.insert(0, "key", batch)
         frame["morgan"] = fps
         frame["feature_error"] = reasons
         cache.add(frame)
         known = frame if known is None else pd.concat([known, frame], ignore_index=True)
     return known
+
+
+def _batches(items: list[str]) -> list[list[str]]:
+    """Checkpoint-sized slices of a work list."""
+    return [items[i : i + CHECKPOINT_EVERY] for i in range(0, len(items), CHECKPOINT_EVERY)]
 
 
 def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFrame, info: dict) -> None:
@@ -201,6 +218,68 @@ def _swap_in(paths: KBPaths) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _recover(paths: KBPaths) -> None:
+    """Undo what a killed build left: put back `old/` when it is the only KB, drop stale folders and temps."""
+    old = paths.root / "old"
+    if old.is_dir() and not paths.current.exists() and (old / "polybench.duckdb").exists():
+        log.warning("restoring %s: a build was killed while swapping in a new KB", old)
+        old.rename(paths.current)
+    for stale in (old, paths.staging):
+        shutil.rmtree(stale, ignore_errors=True)
+    for tmp in [*paths.cache.glob("*.tmp"), *paths.cache.glob("sources/*.tmp"),
+                *paths.current.glob("structure_index/*.tmp*")]:
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def _family_or_hash_split(polymers: pd.DataFrame, families: np.ndarray) -> pd.Series:
+    """Splits for polymers without a fingerprint (featurisation failed): their family's split when a
+    member has one, else a stable hash of the id (polymers rows align with `families`)."""
+    split = polymers["split"].copy()
+    unsplit = split.isna().to_numpy()
+    if not unsplit.any():
+        return split
+    by_family = dict(zip(families[~unsplit & (families >= 0)], split[~unsplit & (families >= 0)]))
+    hashed = polymers["polymer_id"].map(lambda pid: "train" if pid % 10 < 8 else "dev" if pid % 10 == 8 else "test")
+    for i in np.flatnonzero(unsplit):
+        split.iat[i] = by_family.get(families[i], hashed.iat[i])
+    return split
+
+
+def _polymer_table(polymers: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """(polymer_id, key, status, group, heavy) of every polymer, what the structure index is built from."""
+    heavy = features.set_index("polymer_id")["heavy_atoms"].reindex(polymers["polymer_id"]).to_numpy()
+    fallback = polymers["key"].str.len().to_numpy()
+    return pd.DataFrame({"polymer_id": polymers["polymer_id"].to_numpy(np.int64), "key": polymers["key"].to_numpy(),
+                         "status": polymers["status"].to_numpy(),
+                         "group": rank_groups(polymers["split"], polymers["n_measurements"]),
+                         "heavy": np.where(pd.isna(heavy), fallback, heavy).astype(np.int64)})
+
+
+def _index_structures(paths: KBPaths, release: Path, polymers: pd.DataFrame, features: pd.DataFrame,
+                      n_jobs: int, progress: ProgressFn) -> int:
+    """Build the structure index of a release folder (per-key entries cached across builds)."""
+    folder = index_folder(release)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    table = _polymer_table(polymers, features)
+    cache_file = paths.cache / f"{folder.parent.name}_{folder.name}.parquet"
+    return build_structure_index(table, folder, cache_file, n_jobs,
+                                 _counter(progress, "structure index", len(table)))
+
+
+def _ensure_structure_index(paths: KBPaths, n_jobs: int, progress: ProgressFn) -> bool:
+    """Add the structure index to an up-to-date KB that lacks it (built by older code); True if built."""
+    if (index_folder(paths.current) / "arrays.npz").exists():
+        return False
+    con = connect_read_only(paths.db)
+    try:
+        polymers = con.execute("SELECT polymer_id, key, status, split, n_measurements FROM polymers").df()
+        features = con.execute("SELECT polymer_id, heavy_atoms FROM features").df()
+    finally:
+        con.close()
+    _index_structures(paths, paths.current, polymers, features, n_jobs, progress)
+    return True
+
+
 def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildReport:
     """Build (or confirm up to date) the KB described by `config`; returns what was done."""
     progress = progress or (lambda stage, done, total: None)
@@ -211,11 +290,15 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         timings[stage] = round(now - start, 3)
         return now
 
+    checked_out_dir(paths.root, "KB folder")
+    _recover(paths)
     files = load_manifest().select(config.sources)
     md5s = [resolve(f, config.data_dir, _download_dir(config))[1] for f in files]
     version = _kb_version(files, md5s, config)
     t = lap("verify md5", t0)
     if not config.force and _current_version(paths) == version:
+        if _ensure_structure_index(paths, config.n_jobs, progress):
+            lap("structure index", t)
         return BuildReport(version, True, str(paths.db), seconds=timings)
     parsed = _parsed_sources(config, files, md5s, progress)
     t = lap("read sources", t)
@@ -238,12 +321,12 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
     fps = np.frombuffer(b"".join(features.loc[has_fp, "morgan"]), dtype=np.uint8).reshape(-1, 256)
     ids = features.loc[has_fp, "polymer_id"].to_numpy(dtype=np.int64)
     measured = polymers.set_index("polymer_id").loc[ids, "n_measurements"].to_numpy() > 0
-    split, cluster = assign_splits(ids, fps, measured, seed=config.seed)
+    names = pd.concat(tables.names, ignore_index=True) if tables.names else pd.DataFrame(columns=["polymer_id", "name"])
+    families = family_labels(polymers["polymer_id"].to_numpy(), family_links(names, measurements_frame(tables)))
+    split, cluster = assign_splits(ids, fps, measured, seed=config.seed, families=families[has_fp])
     polymers = polymers.merge(pd.DataFrame({"polymer_id": ids, "split": split, "cluster_id": cluster}),
                               on="polymer_id", how="left")
-    unsplit = polymers["split"].isna()  # no fingerprint (featurisation failed): a stable hash decides
-    polymers.loc[unsplit, "split"] = polymers.loc[unsplit, "polymer_id"].map(
-        lambda pid: "train" if pid % 10 < 8 else "dev" if pid % 10 == 8 else "test")
+    polymers["split"] = _family_or_hash_split(polymers, families)
     t = lap("splits", t)
     shutil.rmtree(paths.staging, ignore_errors=True)
     paths.staging.mkdir(parents=True)
@@ -258,6 +341,8 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         TextIndex.build(docs, Embedder(), cache_dir=paths.cache / "embeddings",
                         progress=_counter(progress, "text index", len(docs))).save(paths.staging / "text_index")
         t = lap("text index", t)
+    _index_structures(paths, paths.staging, polymers, features, config.n_jobs, progress)
+    t = lap("structure index", t)
     info = {"kb_version": version, "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_jobs": config.n_jobs, "max_rows": config.max_rows, "data_dir": str(config.data_dir),
             "timings": json.dumps(timings)}
@@ -286,18 +371,17 @@ def main(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from kb.errors import PolyBenchError
+    from kb.layered_config import config_error_lines
     from kb.stats import kb_stats, render
 
+    mark_job_parent()
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         config = BuildConfig(data_dir=data_dir, kb_dir=kb_dir, download=download, sources=source or None,
                              max_rows=max_rows, text_index=text_index, force=force,
                              **({"n_jobs": jobs} if jobs else {}))
     except ValidationError as exc:
-        for err in exc.errors():
-            console.print(f"config error: {'.'.join(map(str, err['loc']))}: {err['msg']}")
-        raise typer.Exit(1) from exc
+        fail("\n".join(config_error_lines(exc)))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("faiss").setLevel(logging.WARNING)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -311,9 +395,9 @@ def main(
 
         try:
             report = build_kb(config, progress)
-        except PolyBenchError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from exc
+        except (PolyBenchError, OSError) as exc:  # bad input or an unusable folder: one line, no traceback
+            bars.stop()
+            fail(exc)
     if report.up_to_date:
         console.print(f"KB {report.kb_version} is up to date ({report.db_path}); nothing to do "
                       f"({report.seconds.get('verify md5', 0):.2f} s)")
@@ -325,3 +409,5 @@ def main(
 
 if __name__ == "__main__":
     typer.run(main)
+elif __name__ == "__mp_main__":  # a worker that `python -m kb.build` spawned (kb.features / repeat_unit pools)
+    die_with_parent(job_parent_pid())

@@ -14,6 +14,7 @@ import logging
 import shutil
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -134,10 +135,15 @@ def md5_of(path: Path) -> str:
 
 
 def _content_md5(path: Path) -> str:
+    """md5 of a gzip file's decompressed content; ManifestError (one line) when it is not valid gzip."""
     digest = hashlib.md5()
-    with gzip.open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with gzip.open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; a cut file ends early
+        raise ManifestError(f"{path} is not a readable gzip file ({exc or type(exc).__name__}); "
+                            "replace it with the mirror's copy or use --download") from None
     return digest.hexdigest()
 
 

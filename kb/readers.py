@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,10 @@ def _records(path: Path) -> tuple[list[str], list[list[str]]]:
     Text is UTF-8; a file that is not (one mirror file has stray Mac-encoded bytes in a name) is read
     as Latin-1 so that no record is lost; structures and numbers are ASCII either way.
     """
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt or cut .gz (BadGzipFile is an OSError)
+        raise ManifestError(f"{path} cannot be read: {exc or type(exc).__name__}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

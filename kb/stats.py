@@ -85,15 +85,18 @@ def render(stats: dict, console) -> None:
 def main(kb_dir: Annotated[Path, typer.Option(help="KB folder (built by kb.build)")] = DEFAULT_KB_DIR,
          as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False) -> None:
     """Print the statistics of a built KB."""
+    import duckdb
     from rich.console import Console
 
+    from kb.cli import fail, first_line
     from kb.errors import PolyBenchError
 
     try:
         stats = kb_stats(KBPaths(kb_dir).db)
     except PolyBenchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(exc)
+    except duckdb.Error as exc:  # a file that is not a KB
+        fail(f"{KBPaths(kb_dir).db} is not a readable KB: {first_line(exc)}")
     if as_json:
         typer.echo(json.dumps({k: v if isinstance(v, dict) else v.to_dict(orient="records")
                                for k, v in stats.items()}, indent=1, default=str))

@@ -1,11 +1,11 @@
-"""tools.backbone_class on real polymers: the class follows the backbone linkages, not side groups."""
+"""kb.backbone_class on real polymers: the class follows the backbone linkages, not side groups."""
 
 from __future__ import annotations
 
 import pytest
 
+from kb.backbone_class import LINKAGES, POLYMER_CLASSES, backbone_class, classify_backbone
 from kb.repeat_unit import to_mol, to_repeat_unit
-from tools.backbone_class import LINKAGES, POLYMER_CLASSES, backbone_class, classify_backbone
 
 # name: (any writing of the unit, expected class, backbone linkages expected in the verdict)
 KNOWN = {

@@ -149,3 +149,13 @@ def test_corrupted_copy_lands_in_quarantine_with_reasons(data_dir, tmp_path):
     assert "expected 2 fields" in reasons[5]
     assert "one attachment point" in reasons[6]
     assert "is not a number" in reasons[7]
+
+
+def test_polymers_sharing_a_name_share_a_split(con):
+    """Families (kb.families): a name never leads from a hidden split's polymer to a visible twin."""
+    crossing = con.execute("""SELECT lower(n.name), count(DISTINCT p.split) FROM polymer_names n
+                              JOIN polymers p USING (polymer_id) GROUP BY 1 HAVING count(DISTINCT p.split) > 1""").fetchall()
+    assert crossing == []
+    shared = con.execute("SELECT count(*) FROM (SELECT lower(name) FROM polymer_names GROUP BY 1 "
+                         "HAVING count(DISTINCT polymer_id) > 1)").fetchone()[0]
+    assert shared > 0  # the small KB has names shared by several polymers, so the check above is real

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
+from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
 from kb.assemble import polymer_id_of
@@ -145,10 +146,15 @@ def test_unknown_property_lists_available(ctx):
         estimate_property(EstimateArgs(polymer="*CC*", property="perm_co2"), ctx)
 
 
-@pytest.mark.parametrize("text", ["C1CC", "*CC", "not a polymer", ""])
+@pytest.mark.parametrize("text", ["C1CC", "*CC", "notapolymer", ""])
 def test_invalid_polymer_is_a_tool_error(ctx, text):
     with pytest.raises(ToolError, match="invalid polymer.*Write the repeat unit as SMILES"):
         estimate_property(EstimateArgs(polymer=text, property="tg"), ctx)
+
+
+def test_text_that_is_not_smiles_is_refused_by_the_arguments():
+    with pytest.raises(ValidationError, match="SMILES contain no spaces"):
+        EstimateArgs(polymer="not a polymer", property="tg")
 
 
 def test_stale_models_are_refused_and_retrained(trained, small_kb_config, tmp_path):

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from rdkit import Chem
 
+from kb.backbone_class import backbone_class
 from kb.repeat_unit import repeat_unit_power, to_mol
-from tools.backbone_class import backbone_class
 from tools.errors import ToolError
 from tools.kb_view import KBView
 from tools.lookup import (

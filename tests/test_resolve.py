@@ -48,3 +48,19 @@ def test_checked_property_and_unit() -> None:
         checked_property("perm_c02")
     with pytest.raises(ToolError, match="invalid polymer '\\*CC': one attachment point"):
         checked_unit("*CC")
+
+
+def test_a_name_of_several_polymers_is_refused_with_the_candidates(view: KBView, small_kb) -> None:
+    with duckdb.connect(small_kb.db_path, read_only=True) as con:
+        name, ids = con.execute("SELECT any_value(name), list(DISTINCT polymer_id ORDER BY polymer_id) FROM "
+                                "polymer_names GROUP BY lower(name) HAVING count(DISTINCT polymer_id) > 1 "
+                                "ORDER BY 1 LIMIT 1").fetchone()
+    with pytest.raises(ToolError, match=f"fits {len(ids) if len(ids) <= 5 else 'over 5'} KB polymers") as info:
+        resolve_polymer(view, name)
+    assert all(f"id {pid}" in str(info.value) for pid in ids[:5])
+
+
+@pytest.mark.parametrize("text", ["9" * 40, "\u00b2", "*CC*\u00b2", "*CC* polystyrene"])
+def test_digits_and_text_rdkit_would_misread_are_not_structures(view: KBView, text: str) -> None:
+    with pytest.raises(ToolError, match="no polymer with id|nor a polymer name"):
+        resolve_polymer(view, text)

@@ -226,3 +226,49 @@ def test_allowed_tables_exist_in_the_schema(kb_path: Path) -> None:
     con.close()
     assert ALLOWED_TABLES <= listed
     assert "quarantine" not in ALLOWED_TABLES
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH x AS (DELETE FROM measurements RETURNING *) SELECT * FROM x",
+    "WITH x AS (INSERT INTO polymers SELECT * FROM polymers RETURNING *) SELECT count(*) FROM x",
+    "WITH x AS (UPDATE measurements SET value = 0 RETURNING *) SELECT 1",
+    "SELECT * FROM (WITH x AS (DELETE FROM polymers RETURNING *) SELECT * FROM x)",
+])
+def test_data_modifying_ctes_are_refused_by_parsing(kb_path: Path, sql: str) -> None:
+    assert duckdb.extract_statements(sql)[0].type == duckdb.StatementType.SELECT  # DuckDB calls them SELECT
+    with pytest.raises(SQLRefused, match="a data-modifying query .* inside the SELECT is not allowed"):
+        run_readonly_sql(kb_path, sql)
+    assert run_readonly_sql(kb_path, "SELECT count(*) FROM measurements").rows == [(5,)]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT sum(x) FROM (SELECT unnest(range(300000000)) x)",  # one uninterruptible function call
+    "SELECT levenshtein(repeat('a', 100000), repeat('b', 100000))",
+])
+def test_a_query_duckdb_cannot_interrupt_is_stopped(kb_path: Path, sql: str) -> None:
+    with pytest.raises(SQLRefused, match=r"query took longer than 0.5 s \(the time limit\) and was stopped"):
+        run_readonly_sql(kb_path, sql, timeout_s=0.5)
+    assert run_readonly_sql(kb_path, "SELECT 1", timeout_s=0.5).rows == [(1,)]  # a new worker answers
+
+
+def test_an_endless_recursive_cte_returns_its_first_rows_and_frees_the_connection(kb_path: Path) -> None:
+    endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r"
+    result = run_readonly_sql(kb_path, endless, max_rows=5)
+    assert result.rows == [(1,), (2,), (3,), (4,), (5,)] and result.truncated
+    assert run_readonly_sql(kb_path, "SELECT 1").rows == [(1,)]
+
+
+def test_result_bytes_are_capped(kb_path: Path) -> None:
+    with pytest.raises(SQLRefused, match="one result row is 1,000,0.. bytes, over the 64,000-byte result limit"):
+        run_readonly_sql(kb_path, "SELECT repeat('x', 1000000) FROM polymers")
+    cut = run_readonly_sql(kb_path, "SELECT repeat('x', 20000) FROM polymers", max_bytes=64_000)
+    assert len(cut.rows) == 3 and cut.truncated and "result cut at 3 rows" in cut.note
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT '\ud800'", "not valid UTF-8 text"),
+    ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "does not parse"),
+])
+def test_hostile_text_is_refused(kb_path: Path, sql: str, expected: str) -> None:
+    with pytest.raises(SQLRefused, match=expected):
+        run_readonly_sql(kb_path, sql)

@@ -8,6 +8,7 @@ from rdkit import Chem
 
 from kb.assemble import polymer_id_of
 from kb.repeat_unit import to_repeat_unit
+from kb.structure_index import search_mol
 from tools.errors import ToolError
 from tools.kb_view import KBView
 from tools.structure import (
@@ -21,7 +22,6 @@ from tools.structure import (
     substructure_search,
     validate_polymer,
 )
-from tools.structure_index import search_mol
 
 PET = "*OCCOC(=O)c1ccc(C(*)=O)cc1"
 NYLON6 = "*NCCCCCC(*)=O"

@@ -1,4 +1,4 @@
-"""tools.structure_index on the small KB: order, id look-up, class table, limits, a rebuild from disk."""
+"""kb.structure_index on the small KB: built by kb.build, order, id look-up, class table, limits, deadline."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from tools.connections import cache_dir
+from kb.config import KBPaths
+from kb.structure_index import UNMEASURED, index_folder, load_structure_index, required_elements
 from tools.kb_view import KBView
-from tools.structure_index import UNMEASURED, load_structure_index, required_elements, structure_index
+from tools.structure_index import structure_index
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +37,23 @@ def test_rows_classes_and_table(index) -> None:
 
 def test_limits_and_candidates(index) -> None:
     benzene = Chem.MolFromSmarts("c1ccccc1")
-    rows, more = index.search(benzene, 5, [0, 1, 2], [UNMEASURED])
-    assert len(rows) == 5 and more
+    found = index.search(benzene, 5, [0, 1, 2], [UNMEASURED])
+    assert len(found.rows) == 5 and found.more and not found.stopped
     candidates = index.rows_of(index.ids[index.bounds[UNMEASURED][0]:][:300])
-    rows, _ = index.search(benzene, 1000, [], [], candidates)
+    rows = index.search(benzene, 1000, [], [], candidates).rows
     assert set(rows) <= set(candidates.tolist()) and rows
 
 
-def test_cached_on_disk_and_reloaded(index, small_kb_config) -> None:
-    view = KBView(small_kb_config.kb_dir)
-    folders = list(cache_dir(view).glob("structure_index_v*"))
-    assert len(folders) == 1 and not list(cache_dir(view).glob("*.tmp*"))
-    again = load_structure_index(folders[0])
+def test_a_passed_deadline_stops_the_search(index) -> None:
+    """The search checks its deadline between library slices: one already past stops it at once."""
+    found = index.search(Chem.MolFromSmarts("c1ccccc1"), 5, [0, 1, 2], [UNMEASURED], deadline=0.0)
+    assert found.stopped and found.rows == []
+
+
+def test_built_with_the_kb_and_reloaded(index, small_kb_config) -> None:
+    folder = index_folder(KBPaths(small_kb_config.kb_dir).current)
+    assert (folder / "arrays.npz").exists() and not list(folder.parent.glob("*.tmp*"))
+    again = load_structure_index(folder)
     assert np.array_equal(again.ids, index.ids) and np.array_equal(again.class_code, index.class_code)
     assert len(again.library) == len(index.library) == len(index)
 
@@ -66,7 +72,8 @@ def test_element_prefilter_keeps_rank_order(index) -> None:
     silicon = Chem.MolFromSmarts("[Si]")
     has_si = np.flatnonzero(index.elements & np.uint64(1 << 14))
     assert 0 < len(has_si) < len(index) // 10  # rare enough to take the prefiltered path
-    rows, more = index.search(silicon, 1000, [0, 1, 2], [UNMEASURED])
-    assert sorted(rows) == sorted(has_si.tolist()) and not more
+    found = index.search(silicon, 1000, [0, 1, 2], [UNMEASURED])
+    rows = found.rows
+    assert sorted(rows) == sorted(has_si.tolist()) and not found.more
     ranks = [(index.group[r] == UNMEASURED, index.heavy[r]) for r in rows]
     assert ranks == sorted(ranks)

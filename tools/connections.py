@@ -1,4 +1,4 @@
-"""Cached read-only connections per KB view and thread, the KB's version, and the tools' on-disk cache.
+"""Cached read-only connections per KB view and thread, and the KB's version.
 
 Opening a KB view costs ~5-40 ms (file open, build check, TEMP views that hide splits); a tool call should
 cost less than that. So each thread keeps one connection per view and reuses it until the KB file is
@@ -107,8 +107,3 @@ def first_row(view: KBView, sql: str, params: list | None = None) -> tuple | Non
 def kb_version(view: KBView) -> str:
     """The build_info kb_version of the KB the view reads, for provenance and cache keys."""
     return _opened(view).kb_version
-
-
-def cache_dir(view: KBView) -> Path:
-    """Where tools keep derived files for this KB version (next to the build caches)."""
-    return view.paths.cache / "tools" / kb_version(view)

@@ -4,7 +4,7 @@ User values (bounds, kinds, classes, licence text) only ever travel as parameter
 the SQL are column names taken from kb.features.GROUP_COLUMNS (an allow-list) and fixed fragments.
 Range bounds in any unit are converted to the property's canonical unit first. A range holds for a polymer
 when its median (per kind, over visible measurements passing the kind / licence filters) lies in it. A class
-holds when SMiPoly generated the polymer with that class or the backbone rule gives it (tools.backbone_class,
+holds when SMiPoly generated the polymer with that class or the backbone rule gives it (kb.backbone_class,
 read from the structure index); those ids are registered as Arrow tables, not sent as text.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from kb.backbone_class import POLYMER_CLASSES
 from kb.features import FEATURE_COLUMNS, GROUP_COLUMNS
 from kb.units import UnitError, convert
-from tools.backbone_class import POLYMER_CLASSES
 from tools.connections import connection, kb_version, measurements_table, medians_table
 from tools.errors import ToolError
 from tools.kb_view import KBView

@@ -22,6 +22,7 @@ from kb.repeat_unit import to_repeat_unit
 from kb.units import convert
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import SmilesText, Word
 from tools.schema import SCHEMA_VERSION, DataKind, Provenance
 from tools.surrogate_model import ModelCard, SurrogateModel, Verdict
 from tools.surrogate_store import StaleModelError, kb_version_of, load_cards, load_model, models_dir_of
@@ -33,13 +34,13 @@ _EXAMPLE = "e.g. '*CC(*)c1ccccc1' for polystyrene (two * mark where the repeat u
 class EstimateArgs(BaseModel):
     """Arguments of estimate_property."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    polymer: str = Field(description="repeat unit as SMILES/PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
-    property: str = Field(description="property name from the registry, e.g. tg, density, ffv, perm_co2")
+    polymer: SmilesText = Field(description="repeat unit as SMILES/PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
+    property: Word = Field(description="property name from the registry, e.g. tg, density, ffv, perm_co2")
     kind: DataKind | None = Field(default=None, description="data the model learned from (experimental, "
                                   "md_simulated, dft); default: experimental where a model exists")
-    unit: str | None = Field(default=None, description="unit of the answer (e.g. degC); canonical if omitted")
+    unit: Word | None = Field(default=None, description="unit of the answer (e.g. degC); canonical if omitted")
     n_neighbours: int = Field(default=3, ge=0, le=10, description="nearest training polymers to list")
 
 

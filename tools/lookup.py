@@ -20,6 +20,7 @@ from tools.connections import connection, kb_version, measurements_table
 from tools.constraint_sql import find_sql
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import MAX_CONSTRAINTS, PolymerRef, ToolArgs, Word
 from tools.resolve import ResolvedPolymer, checked_property, resolve_polymer, smipoly_classes
 from tools.schema import Constraint, DataKind, Provenance
 
@@ -28,20 +29,16 @@ logger = logging.getLogger(__name__)
 _COUNTS: dict[tuple, dict[str, dict[str, int]]] = {}
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class _Result(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provenance: Provenance = Provenance()
 
 
-class PropertyValuesArgs(_Args):
-    polymer: str | int = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
-    property: str = Field(description="registry property name, e.g. tg, density, perm_co2")
-    unit: str | None = Field(None, description="report values in this unit (default: the canonical unit)")
+class PropertyValuesArgs(ToolArgs):
+    polymer: PolymerRef = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
+    property: Word = Field(description="registry property name, e.g. tg, density, perm_co2")
+    unit: Word | None = Field(None, description="report values in this unit (default: the canonical unit)")
     kind: DataKind | None = Field(None, description="only values of this kind")
     limit: int = Field(50, ge=1, le=500, description="maximum number of measurements listed")
 
@@ -81,9 +78,10 @@ class PropertyValues(_Result):
     note: str | None = None
 
 
-class FindArgs(_Args):
-    constraints: list[Constraint] = Field(default_factory=list, description="design constraints, all must hold")
-    rank_by: str | None = Field(None, description="property to rank by (default: most measurements first)")
+class FindArgs(ToolArgs):
+    constraints: list[Constraint] = Field(default_factory=list, max_length=MAX_CONSTRAINTS,
+                                          description="design constraints, all must hold")
+    rank_by: Word | None = Field(None, description="property to rank by (default: most measurements first)")
     descending: bool = Field(True, description="rank_by order: highest first when true")
     rank_kind: DataKind | None = Field(None, description="kind of the rank_by values (default: best available)")
     limit: int = Field(20, ge=1, le=200, description="maximum number of polymers returned")
@@ -114,8 +112,8 @@ class PolymerMatches(_Result):
     constraints: list[str]
 
 
-class PropertyInfoArgs(_Args):
-    name: str | None = Field(None, description="property name; omit to list every property")
+class PropertyInfoArgs(ToolArgs):
+    name: Word | None = Field(None, description="property name; omit to list every property")
 
 
 class PropertyEntry(BaseModel):
@@ -134,8 +132,8 @@ class PropertyInfo(_Result):
     properties: list[PropertyEntry]
 
 
-class PolymerRecordArgs(_Args):
-    polymer: str | int = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
+class PolymerRecordArgs(ToolArgs):
+    polymer: PolymerRef = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
 
 
 class SummaryRow(BaseModel):

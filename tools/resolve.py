@@ -20,6 +20,7 @@ from kb.repeat_unit import RepeatUnit, to_repeat_unit
 from tools.connections import connection, first_row, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import MAX_POLYMER_ID, plain_smiles
 
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
@@ -51,13 +52,17 @@ def checked_unit(text: str) -> RepeatUnit:
 
 def resolve_polymer(view: KBView, text: str | int) -> ResolvedPolymer:
     """A polymer given as KB id, repeat-unit SMILES or KB name; ToolError naming what would work."""
-    if isinstance(text, int) or str(text).strip().isdigit():
+    digits = str(text).strip()
+    if isinstance(text, int) or (digits.isascii() and digits.isdigit()):
+        pid = int(digits)
         row = first_row(view, "SELECT polymer_id, key, status, n_attachments, name, split FROM polymers "
-                        "WHERE polymer_id = ?", [int(text)])
+                        "WHERE polymer_id = ?", [pid]) if 0 <= pid <= MAX_POLYMER_ID else None
         if row is None:
             raise ToolError(f"no polymer with id {text} in the KB; give a repeat-unit SMILES or a name instead")
         return ResolvedPolymer(RepeatUnit(row[1], row[2], row[3]), row[0], row[4], row[5])
     text = str(text).strip()
+    if not plain_smiles(text):  # a name: RDKit would read '*CC* foo' or '*CC*\u00b2' as '*CC*'
+        return _by_name(view, text, "not SMILES (non-ASCII characters or spaces)")
     try:
         unit = to_repeat_unit(text)
     except InvalidPolymerError as exc:
@@ -75,12 +80,12 @@ def kb_polymer(view: KBView, unit: RepeatUnit) -> ResolvedPolymer:
 
 
 def _by_name(view: KBView, text: str, reason: str) -> ResolvedPolymer:
-    """The KB polymer a name refers to (most measurements first); ToolError with close names if none."""
+    """The one KB polymer a name refers to; ToolError listing them when the name fits several (no silent
+    pick: they may differ, and the caller must choose), or with close names when it fits none."""
     rows = connection(view).execute("""
         SELECT p.polymer_id, p.key, p.status, p.n_attachments, p.name, p.split
         FROM polymers p WHERE p.polymer_id IN (SELECT polymer_id FROM polymer_names WHERE lower(name) = lower(?))
-        ORDER BY lower(p.name) = lower(?) DESC, p.n_measurements DESC, p.polymer_id LIMIT 6""",
-                                    [text, text]).fetchall()  # polymers.name is always one of polymer_names
+        ORDER BY p.n_measurements DESC, p.polymer_id LIMIT 6""", [text]).fetchall()
     if not rows:
         close = [r[0] for r in connection(view).execute(
             "SELECT name FROM (SELECT DISTINCT name FROM polymer_names) "
@@ -88,12 +93,14 @@ def _by_name(view: KBView, text: str, reason: str) -> ResolvedPolymer:
         hint = f"; KB names close to it: {'; '.join(close)}" if close else ""
         raise ToolError(f"{text!r} is neither a valid repeat unit ({reason}{syntax_detail(text)}) nor a "
                         f"polymer name in the KB{hint}. Give a KB id, an exact name, or {HOW_TO}")
-    pid, key, status, n_att, name, split = rows[0]
-    note = None
     if len(rows) > 1:
-        others = ", ".join(str(r[0]) for r in rows[1:])
-        note = f"the name {text!r} fits several KB polymers; using id {pid}; others: {others}"
-    return ResolvedPolymer(RepeatUnit(key, status, n_att), pid, name, split, note)
+        listed = "; ".join(f"id {r[0]} {r[1]}" for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        raise ToolError(f"the name {text!r} fits {len(rows) if len(rows) <= 5 else 'over 5'} KB polymers with "
+                        f"different repeat units: {listed}{more}. Call again with the id or the SMILES of the "
+                        "one you mean")
+    pid, key, status, n_att, name, split = rows[0]
+    return ResolvedPolymer(RepeatUnit(key, status, n_att), pid, name, split)
 
 
 def syntax_detail(text: str) -> str:

@@ -17,16 +17,16 @@ DataKind = Literal["experimental", "md_simulated", "dft", "synthetic"]
 class Constraint(BaseModel):
     """One design requirement: a property range, a required / forbidden group, a class, a data kind..."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: Literal["property_range", "require_group", "forbid_group", "polymer_class", "data_kind", "licence"]
-    property: str | None = Field(None, description="registry property name, for property_range")
+    property: str | None = Field(None, max_length=100, description="registry property name, for property_range")
     min: float | None = Field(None, description="lower bound (inclusive), in `unit`")
     max: float | None = Field(None, description="upper bound (inclusive), in `unit`")
-    unit: str | None = Field(None, description="unit of min/max; the property's canonical unit when omitted")
+    unit: str | None = Field(None, max_length=100, description="unit of min/max; the property's canonical unit when omitted")
     kind: DataKind | None = Field(None, description="only values of this kind count (property_range)")
-    group: str | None = Field(None, description="functional group / linkage name, for require/forbid_group")
-    value: str | None = Field(None, description="polymer class, data kind or licence text")
+    group: str | None = Field(None, max_length=100, description="functional group / linkage name, for require/forbid_group")
+    value: str | None = Field(None, max_length=100, description="polymer class, data kind or licence text")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Constraint:

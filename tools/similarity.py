@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from kb.features import fingerprint_of
 from kb.fp_index import FingerprintIndex
@@ -19,23 +19,20 @@ from kb.text_index import Embedder, TextIndex
 from tools.connections import connection, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import PolymerRef, QueryText, ToolArgs
 from tools.resolve import resolve_polymer
 from tools.schema import Provenance
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SimilarArgs(_Args):
-    polymer: str | int = Field(description="repeat-unit SMILES with two * ends (need not be in the KB), "
+class SimilarArgs(ToolArgs):
+    polymer: PolymerRef = Field(description="repeat-unit SMILES with two * ends (need not be in the KB), "
                                            "KB polymer id or KB name")
     k: int = Field(10, ge=1, le=50, description="how many neighbours")
     measured_only: bool = Field(False, description="only neighbours with visible measured properties")
 
 
-class TextSearchArgs(_Args):
-    query: str = Field(min_length=2, description="words, e.g. 'high Tg fluorinated polyimide' or a name")
+class TextSearchArgs(ToolArgs):
+    query: QueryText = Field(description="words, e.g. 'high Tg fluorinated polyimide' or a name")
     k: int = Field(10, ge=1, le=50)
     kinds: list[Literal["polymer", "monomer", "property"]] | None = Field(
         None, description="restrict to polymers, monomers or property definitions")

@@ -1,16 +1,22 @@
-"""Read-only SQL over the knowledge base for agents: one checked SELECT, bounded in rows and time.
+"""Read-only SQL over the knowledge base for agents: one checked SELECT, bounded in rows, bytes and time.
 
 Safe by construction, in layers:
   1. DuckDB's own parser: exactly one statement, and it is a SELECT (WITH ... SELECT, VALUES, DESCRIBE);
-  2. the parsed tree (``json_serialize_sql``) is walked: every table reference must name an allowed table
-     or a CTE in scope; table functions (read_csv, glob, duckdb_tables(), ...), file paths used as tables
-     and catalog-qualified names are refused;
+  2. the parsed tree (``json_serialize_sql``) is walked: every query node must be a SELECT (a
+     data-modifying CTE such as ``WITH x AS (DELETE ... RETURNING *) SELECT ...`` parses as a SELECT
+     statement and is refused here, not left to the read-only attach), and every table reference must
+     name an allowed table or a CTE in scope; table functions (read_csv, glob, duckdb_tables(), ...), file
+     paths used as tables and catalog-qualified names are refused;
   3. the query runs in a private in-memory DuckDB instance that ATTACHes the KB file READ_ONLY, with the
-     writable in-memory catalog detached, external access disabled and the configuration locked;
-  4. at most ``max_rows`` rows are fetched, and a timer interrupts the query after ``timeout_s``.
-A private instance (not ``duckdb.connect(path, config=...)``) lets other tools keep their own plain
-connections to the same file open in this process: DuckDB refuses a second connection to one file with a
-different configuration.
+     writable in-memory catalog detached, external access disabled, memory capped and the configuration
+     locked;
+  4. at most ``max_rows`` rows and ``max_bytes`` bytes of result are fetched, and a timer interrupts the
+     query after ``timeout_s``;
+  5. all of it runs in a worker process (tools.sql_worker): DuckDB does not check for an interrupt inside
+     one function call (``unnest(range(300000000))`` ran 85 s past its interrupt), and its parser can
+     crash on hostile input, so a query that does not answer in time is stopped by killing the worker.
+A private instance (not ``duckdb.connect(path, config=...)``) lets other connections to the same file stay
+open: DuckDB refuses a second connection to one file with a different configuration.
 
 With ``hidden_splits`` (e.g. {"test"}), TEMP views named ``measurements`` and ``property_summary`` shadow
 the KB's own and drop the rows of polymers in those splits (structures stay visible); schema-qualified
@@ -42,6 +48,8 @@ ALLOWED_TABLES: frozenset[str] = frozenset(
 )  # not quarantine (raw rejected values), fingerprints (BLOBs), build_info (build internals)
 HIDEABLE_TABLES: frozenset[str] = frozenset({"measurements", "property_summary"})  # carry property values
 MEMORY_LIMIT = "2GB"
+MAX_RESULT_BYTES = 64_000  # of JSON text: more would flood a model's context
+SELECT_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 _HINT = (f"Send one read-only SELECT (or WITH ... SELECT) over the tables {', '.join(sorted(ALLOWED_TABLES))}"
          "; use DESCRIBE <table> to see its columns.")
@@ -73,28 +81,43 @@ class SQLRefused(ToolError):
 
 @dataclass(frozen=True)
 class SQLResult:
-    """Column names, at most max_rows rows, whether more rows existed, and the run time."""
+    """Column names, at most max_rows rows, whether more rows existed, the run time and a note (cut)."""
 
     columns: list[str]
     rows: list[tuple]
     truncated: bool
     elapsed_ms: float
+    note: str | None = None
 
 
 def run_readonly_sql(db_path: Path, sql: str, *, max_rows: int = 200, timeout_s: float = 2.0,
-                     hidden_splits: frozenset[str] = frozenset()) -> SQLResult:
-    """Run one checked SELECT on the KB read-only; refuse anything else, cap rows and wall time."""
-    if max_rows < 1 or timeout_s <= 0:
-        raise PolyBenchError(f"max_rows must be >= 1 and timeout_s > 0, got {max_rows}, {timeout_s}")
-    _check_statement(sql)
-    con = _open_sandbox(Path(db_path), frozenset(hidden_splits))
+                     hidden_splits: frozenset[str] = frozenset(), max_bytes: int = MAX_RESULT_BYTES) -> SQLResult:
+    """Run one checked SELECT on the KB read-only in a worker process; refuse anything else, cap rows,
+    result bytes and wall time (a query still running at the limit is stopped)."""
+    from tools.sql_worker import sandbox_for
+
+    if max_rows < 1 or timeout_s <= 0 or max_bytes < 1:
+        raise PolyBenchError(f"max_rows, max_bytes must be >= 1 and timeout_s > 0, got {max_rows}, {max_bytes}, "
+                             f"{timeout_s}")
+    if not isinstance(sql, str):
+        raise SQLRefused(f"the SQL must be text, got {type(sql).__name__}")
     try:
-        hidden_tables = HIDEABLE_TABLES if hidden_splits else frozenset()
-        tables = _referenced_tables(con, sql, hidden_tables)
-        logger.debug("running SQL over %s (hidden splits %s)", sorted(tables), sorted(hidden_splits))
-        return _fetch_bounded(con, sql, max_rows, timeout_s)
-    finally:
-        con.close()
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SQLRefused(f"the SQL is not valid UTF-8 text (character {exc.start} is a lone surrogate)") from None
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise KBNotBuiltError(f"no knowledge base at {db_path}; run `python -m kb.build` first")
+    return sandbox_for(db_path, frozenset(hidden_splits)).run(sql, max_rows, max_bytes, timeout_s)
+
+
+def answer(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, max_bytes: int, timeout_s: float,
+           hidden: bool) -> SQLResult:
+    """Check and run one query on an open sandbox connection (inside the worker process)."""
+    _check_statement(sql)
+    tables = _referenced_tables(con, sql, HIDEABLE_TABLES if hidden else frozenset())
+    logger.debug("running SQL over %s", sorted(tables))
+    return _fetch_bounded(con, sql, max_rows, max_bytes, timeout_s)
 
 
 def _check_statement(sql: str) -> None:
@@ -117,7 +140,7 @@ def _check_statement(sql: str) -> None:
         raise SQLRefused(f"query parameters ({names}) are not supported; write the values inline")
 
 
-def _open_sandbox(db_path: Path, hidden_splits: frozenset[str]) -> duckdb.DuckDBPyConnection:
+def open_sandbox(db_path: Path, hidden_splits: frozenset[str]) -> duckdb.DuckDBPyConnection:
     """A private DuckDB instance with the KB attached read-only, no file access and locked settings."""
     if not db_path.exists():
         raise KBNotBuiltError(f"no knowledge base at {db_path}; run `python -m kb.build` first")
@@ -159,10 +182,25 @@ def _referenced_tables(con: duckdb.DuckDBPyConnection, sql: str, hidden_tables: 
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         raise SQLRefused(f"the SQL does not parse as a SELECT ({tree.get('error_message', '?')})")
+    _check_query_nodes(tree["statements"])
     tables: set[str] = set()
     for ref, scope in _table_refs(tree["statements"], frozenset()):
         tables.add(_checked_ref(ref, scope, hidden_tables))
     return tables - {""}
+
+
+def _check_query_nodes(node: Any) -> None:
+    """Refuse any query node that is not a SELECT: a CTE body may be DELETE / INSERT / UPDATE ... RETURNING."""
+    if isinstance(node, list):
+        for item in node:
+            _check_query_nodes(item)
+    elif isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, str) and kind.endswith("_NODE") and kind not in SELECT_NODES:
+            verb = kind.removesuffix("_QUERY_NODE").removesuffix("_NODE").replace("_", " ")
+            raise SQLRefused(f"a data-modifying query ({verb}) inside the SELECT is not allowed; only reads are")
+        for value in node.values():
+            _check_query_nodes(value)
 
 
 def _table_refs(node: Any, scope: frozenset[str]) -> Iterator[tuple[dict, frozenset[str]]]:
@@ -215,8 +253,9 @@ def _checked_ref(ref: dict, scope: frozenset[str], hidden_tables: frozenset[str]
     return lowered
 
 
-def _fetch_bounded(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, timeout_s: float) -> SQLResult:
-    """Execute with a timer that interrupts the query; fetch at most max_rows + 1 rows."""
+def _fetch_bounded(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, max_bytes: int,
+                   timeout_s: float) -> SQLResult:
+    """Execute with a timer that interrupts the query; fetch at most max_rows + 1 rows and max_bytes."""
     fired = threading.Event()
 
     def interrupt() -> None:
@@ -229,7 +268,23 @@ def _fetch_bounded(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, time
     try:
         result = con.execute(sql)
         columns = [d[0] for d in result.description or []]
-        rows = result.fetchmany(max_rows + 1)
+        rows, size, note = [], 0, None
+        while len(rows) <= max_rows:
+            batch = result.fetchmany(min(50, max_rows + 1 - len(rows)))
+            if not batch:
+                break
+            for row in batch:
+                size += len(json.dumps(row, default=str))
+                if size > max_bytes:
+                    if not rows:
+                        raise SQLRefused(f"one result row is {size:,} bytes, over the {max_bytes:,}-byte result "
+                                         "limit; select fewer or shorter columns, e.g. left(text, 200)")
+                    note = (f"result cut at {len(rows)} rows: the next row would pass the {max_bytes:,}-byte "
+                            "limit; select fewer or shorter columns")
+                    break
+                rows.append(row)
+            if note:
+                break
     except duckdb.InterruptException:
         raise SQLRefused(f"query took longer than {timeout_s:g} s (the time limit) and was stopped; "
                          "filter earlier, aggregate or add a LIMIT") from None
@@ -239,9 +294,10 @@ def _fetch_bounded(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, time
         raise SQLRefused(f"the query failed: {_first_line(exc)}") from None
     finally:
         timer.cancel()
+        con.interrupt()  # ends a result not fetched to its end (an endless recursive CTE): it would block the next
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     return SQLResult(columns=columns, rows=[tuple(r) for r in rows[:max_rows]],
-                     truncated=len(rows) > max_rows, elapsed_ms=elapsed_ms)
+                     truncated=len(rows) > max_rows or note is not None, elapsed_ms=elapsed_ms, note=note)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Structure tools: validate, describe and compare polymer repeat units, and find KB polymers by fragment.
 
-kb.repeat_unit gives canonical keys and kb.features the descriptors and group counts; tools.backbone_class
+kb.repeat_unit gives canonical keys and kb.features the descriptors and group counts; kb.backbone_class
 gives the polymer class from the backbone linkages; tools.structure_index holds the per-KB fragment index.
 Each tool takes the agent's KBView and a pydantic argument model and returns a pydantic result with
 provenance; bad input raises ToolError with a message the model can act on.
@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from rdkit import Chem, RDLogger
 
+from kb.backbone_class import backbone_class, classify_backbone
 from kb.errors import InvalidPolymerError
 from kb.features import FEATURE_COLUMNS, GROUP_COLUMNS, features_of, fingerprint_of
 from kb.repeat_unit import ONE_ATTACHMENT, to_mol, to_repeat_unit
-from tools.backbone_class import backbone_class, classify_backbone
+from kb.structure_index import MEASURED_GROUPS, UNMEASURED
 from tools.connections import connection, kb_version, measurements_table
 from tools.errors import ToolError
 from tools.kb_view import KBView
+from tools.limits import FragmentText, PolymerRef, SmilesText, ToolArgs, Word
 from tools.resolve import (
     HOW_TO,
     checked_property,
@@ -32,7 +35,7 @@ from tools.resolve import (
     syntax_detail,
 )
 from tools.schema import Provenance
-from tools.structure_index import MEASURED_GROUPS, UNMEASURED, structure_index
+from tools.structure_index import structure_index
 
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 logger = logging.getLogger(__name__)
@@ -43,32 +46,29 @@ DESCRIBED_FEATURES = ("formula", "mw", "heavy_atoms", "rings", "aromatic_rings",
 _GROUP_NAMES = {column: name for name, column in GROUP_COLUMNS.items()}
 _DUMMY_SMARTS = re.compile(r"\[#0\]")
 _PROPERTY_ROWS: dict[tuple, np.ndarray] = {}
+SEARCH_SECONDS = 3.0  # fragment search time limit: a tool call must answer within seconds
 
 
 # --- the tools ---------------------------------------------------------------------------------------
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ValidateArgs(ToolArgs):
+    polymer: SmilesText = Field(description="repeat unit as SMILES / PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
 
 
-class ValidateArgs(_Args):
-    polymer: str = Field(description="repeat unit as SMILES / PSMILES with two * ends, e.g. *CC(*)c1ccccc1")
+class DescribeArgs(ToolArgs):
+    polymer: PolymerRef = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
 
 
-class DescribeArgs(_Args):
-    polymer: str | int = Field(description="repeat-unit SMILES (two * ends), KB polymer id, or KB polymer name")
+class CompareArgs(ToolArgs):
+    polymer_a: PolymerRef = Field(description="first polymer: repeat-unit SMILES, KB id or KB name")
+    polymer_b: PolymerRef = Field(description="second polymer: repeat-unit SMILES, KB id or KB name")
 
 
-class CompareArgs(_Args):
-    polymer_a: str | int = Field(description="first polymer: repeat-unit SMILES, KB id or KB name")
-    polymer_b: str | int = Field(description="second polymer: repeat-unit SMILES, KB id or KB name")
-
-
-class SubstructureArgs(_Args):
-    fragment: str = Field(description="SMILES or SMARTS fragment; * matches any atom, e.g. C(=O)O, [Si]O[Si]")
+class SubstructureArgs(ToolArgs):
+    fragment: FragmentText = Field(description="SMILES or SMARTS fragment; * matches any atom, e.g. C(=O)O, [Si]O[Si]")
     query_type: Literal["auto", "smiles", "smarts"] = Field(
         "auto", description="how to read the fragment; auto tries SMILES first, then SMARTS")
-    with_property: str | None = Field(None, description="only polymers with a visible value of this property")
+    with_property: Word | None = Field(None, description="only polymers with a visible value of this property")
     limit: int = Field(20, ge=1, le=200, description="maximum number of polymers returned")
 
 
@@ -245,7 +245,13 @@ def substructure_search(view: KBView, args: SubstructureArgs) -> SubstructureHit
     visible = [g for s, g in MEASURED_GROUPS.items() if view.visible_split(s)]
     hidden = [g for s, g in MEASURED_GROUPS.items() if not view.visible_split(s)]
     candidates = _rows_with(view, checked_property(args.with_property).name) if args.with_property else None
-    rows, more = index.search(query, args.limit, visible, hidden + [UNMEASURED], candidates)
+    found = index.search(query, args.limit, visible, hidden + [UNMEASURED], candidates,
+                         deadline=time.monotonic() + SEARCH_SECONDS)
+    if found.stopped and not found.rows:
+        raise ToolError(f"the fragment search ran past its {SEARCH_SECONDS:g} s limit before finding a match "
+                        f"(a very unspecific or costly pattern such as {args.fragment[:40]!r}); give a more "
+                        "specific fragment, e.g. with an element other than C, N, O or a ring")
+    rows, more = found.rows, found.more or found.stopped
     hit_ids = [int(index.ids[r]) for r in rows]
     meta = {r[0]: r[1:] for r in connection(view).execute(
         "SELECT polymer_id, key, name, split, n_measurements FROM polymers WHERE polymer_id IN "
@@ -256,6 +262,9 @@ def substructure_search(view: KBView, args: SubstructureArgs) -> SubstructureHit
             for pid, r in zip(hit_ids, rows)]
     note = None if hits else "no KB polymer contains this fragment" + (
         f" and has a visible {args.with_property} value" if args.with_property else "")
+    if found.stopped:
+        note = (f"the search stopped at its {SEARCH_SECONDS:g} s limit: these are the best hits in the part "
+                "of the KB it covered; a more specific fragment searches all of it")
     return SubstructureHits(query=smarts, hits=hits, more_available=more, note=note,
                             provenance=_provenance(view, hit_ids))
 

@@ -24,6 +24,7 @@ from rdkit.Chem import rdChemReactions
 from smipoly.smip import funclib, polg
 
 from kb.errors import InvalidPolymerError, PolyBenchError
+from tools.limits import MAX_RING_ATOMS
 
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 logger = logging.getLogger(__name__)
@@ -264,9 +265,12 @@ def _joined_form(unit: Chem.Mol) -> tuple[Chem.Mol, frozenset[frozenset[int]], t
     for s in sorted(stars, reverse=True):
         rw.RemoveAtom(s)
     mol = rw.GetMol()
-    try:  # keep the unit's aromaticity: a conjugated macrocycle must not turn its amides into [nH]c(=O)
+    try:  # keep the unit's aromaticity: a conjugated macrocycle must not turn its amides into [nH]c(=O);
+        # no symmetrised SSSR: for a macrocycle through k para-phenylenes it has 2^k rings (16 took 7 s)
         flags = Chem.SanitizeFlags
-        Chem.SanitizeMol(mol, flags.SANITIZE_ALL ^ flags.SANITIZE_SETAROMATICITY ^ flags.SANITIZE_KEKULIZE)
+        Chem.SanitizeMol(mol, flags.SANITIZE_ALL ^ flags.SANITIZE_SETAROMATICITY ^ flags.SANITIZE_KEKULIZE
+                         ^ flags.SANITIZE_SYMMRINGS)
+        Chem.GetSSSR(mol)  # ring info of the plain SSSR (polynomial), which the rules below read
     except _SKIPPED:
         return None
     join = (shift[a], shift[b])
@@ -302,6 +306,8 @@ def _disconnections(rule: RetroRule, frames: list[Chem.Mol], joined: tuple | Non
         bond = mol.GetBondBetweenAtoms(*join).GetIdx()
         size = min(len(r) for r in mol.GetRingInfo().BondRings() if bond in r)
         links = len(mol.GetSubstructMatches(_pattern(rule.smarts)))
+        if size > MAX_RING_ATOMS:  # no ring-opening of such macrocycles; reading one back would not end
+            return
         if links == 1 or (links > 1 and size <= _SMALL_RING):  # a lactone, or a small cyclic dimer (lactide)
             yield [_canonical(mol)]
     elif joined is not None and rule.form == "joined":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,7 +21,7 @@ DEFAULT_SPLITS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 class TaskGenConfig(BaseModel):
     """Layered once at the CLI; unknown keys and inconsistent counts are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kb_dir: Path = DEFAULT_KB_DIR
     out_dir: Path = Path(".polybench/tasks")
@@ -28,7 +29,7 @@ class TaskGenConfig(BaseModel):
     per_category: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PER_CATEGORY))
     splits: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SPLITS))
     templates: list[str] | None = None       # only these templates (all when None)
-    difficulties: list[int] | None = None    # only tasks of these difficulty levels
+    difficulties: list[Annotated[int, Field(ge=1, le=5)]] | None = None  # only tasks of these difficulty levels
     n_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     scale: float = Field(1.0, gt=0)          # multiply every count (0.01 = a quick small run)
 

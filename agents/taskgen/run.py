@@ -7,20 +7,22 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from agents.files import read_tasks, write_tasks
+from agents.files import atomic_write_text, read_tasks, write_tasks
 from agents.schema import Task
 from agents.taskgen.base import TemplateContext
 from agents.taskgen.config import TaskGenConfig
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import load_templates
-from agents.taskgen.writer import write_outputs
+from agents.taskgen.writer import remove_leftovers, write_outputs
 from kb.config import KBPaths
+from kb.errors import PolyBenchError
 from kb.store import connect_read_only
+from kb.workers import process_pool
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]  # jobs done, jobs total
@@ -108,9 +110,9 @@ def _run_all(config: TaskGenConfig, jobs: list[Job], job_dir: Path, progress: Pr
     finished = done_before + len(jobs) - len(todo)
 
     def record(job: Job, tasks: list[dict], rejections: dict) -> None:
-        nonlocal finished
+        nonlocal finished  # rejections first: a job counts as done once its task file exists
+        atomic_write_text(job_dir / f"{job.file_name}.rejections.json", json.dumps(rejections))
         write_tasks(job_dir / job.file_name, [Task.model_validate(t) for t in tasks])
-        (job_dir / f"{job.file_name}.rejections.json").write_text(json.dumps(rejections))
         finished += 1
         if progress:
             progress(finished, total)
@@ -119,7 +121,7 @@ def _run_all(config: TaskGenConfig, jobs: list[Job], job_dir: Path, progress: Pr
         for job in todo:
             record(*_run(str(config.kb_dir), job, config.seed, difficulties))
         return
-    with ProcessPoolExecutor(config.n_jobs) as pool:  # sorted by split: workers reuse a split's pools
+    with process_pool(config.n_jobs) as pool:  # workers die with this process; sorted: reuse a split's pools
         futures = [pool.submit(_run, str(config.kb_dir), j, config.seed, difficulties) for j in todo]
         for future in as_completed(futures):
             record(*future.result())
@@ -137,6 +139,7 @@ def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> Gener
     jobs = plan_jobs(config)
     job_dir = config.out_dir / "jobs" / _config_hash(config, kb_version)
     job_dir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(config.out_dir, job_dir)
     report = GenerationReport(0, 0.0)
     report.resumed_jobs = sum((job_dir / j.file_name).exists() for j in jobs)
     _run_all(config, jobs, job_dir, progress, 0, len(jobs))
@@ -155,6 +158,8 @@ def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> Gener
         entry["got"] += len(job_tasks)
         for reason, n in rejections.items():
             report.rejections[f"{job.template}: {reason}"] = report.rejections.get(f"{job.template}: {reason}", 0) + n
+    if not tasks:
+        raise PolyBenchError("no task matched the selection (templates, difficulties, scale); nothing was written")
     write_outputs(config.out_dir, tasks, sources, kb_version, config.seed)
     report.tasks = len(tasks)
     report.seconds = round(time.perf_counter() - t0, 2)

@@ -1,8 +1,15 @@
-"""Write tasks as JSONL + Parquet and as a folder that Hugging Face `datasets.load_dataset` loads."""
+"""Write tasks as JSONL + Parquet and as a folder that Hugging Face `datasets.load_dataset` loads.
+
+Final outputs appear whole or not at all: everything is written into a staging folder first, then files
+are renamed into place (hf/ as a folder swap) and counts.json last. A killed run leaves only the staging
+folder and temp files, which the next run removes (`remove_leftovers`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -82,15 +89,46 @@ The tasks derive from these KB sources; their licences apply (some are non-comme
 """
 
 
+STAGING, OLD_HF = ".final.tmp", ".hf.old"
+
+
 def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> None:
     """tasks.jsonl, tasks.parquet and hf/ (data/<split>.parquet + README.md) under out_dir."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_tasks(out_dir / "tasks.jsonl", tasks)
+    stage = out_dir / STAGING
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    write_tasks(stage / "tasks.jsonl", tasks)
     frame = pd.DataFrame([flat_record(t) for t in tasks])
-    frame.to_parquet(out_dir / "tasks.parquet", index=False)
-    hf = out_dir / "hf"
+    frame.to_parquet(stage / "tasks.parquet", index=False)
+    hf = stage / "hf"
     (hf / "data").mkdir(parents=True, exist_ok=True)
     for split, part in frame.groupby("split"):
         part.reset_index(drop=True).to_parquet(hf / "data" / f"{split}.parquet", index=False)
     atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed))
-    atomic_write_text(out_dir / "counts.json", json.dumps(counts(tasks), indent=1))
+    atomic_write_text(stage / "counts.json", json.dumps(counts(tasks), indent=1))
+    _publish(stage, out_dir)
+
+
+def _publish(stage: Path, out_dir: Path) -> None:
+    """Move the staged outputs into place, each whole: files by rename, hf/ by a folder swap, counts last."""
+    for name in ("tasks.jsonl", "tasks.parquet"):
+        os.replace(stage / name, out_dir / name)
+    old = out_dir / OLD_HF
+    shutil.rmtree(old, ignore_errors=True)
+    if (out_dir / "hf").exists():
+        (out_dir / "hf").rename(old)
+    (stage / "hf").rename(out_dir / "hf")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(stage / "counts.json", out_dir / "counts.json")
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_leftovers(out_dir: Path, job_dir: Path) -> None:
+    """Remove what a killed run left: the staging folder, an old hf/ being swapped, temp files."""
+    shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+    if (out_dir / OLD_HF).exists():
+        if not (out_dir / "hf").exists():  # killed mid-swap: the old folder is the last whole one
+            (out_dir / OLD_HF).rename(out_dir / "hf")
+        shutil.rmtree(out_dir / OLD_HF, ignore_errors=True)
+    for tmp in [*out_dir.glob(".*.tmp"), *job_dir.glob(".*.tmp")]:
+        tmp.unlink(missing_ok=True)
