@@ -36,6 +36,7 @@ from kb.manifest import SourceFile, load_manifest, resolve
 from kb.readers import SourceRows, read_source
 from kb.store import DDL, DERIVED_TABLES, connect_read_only
 from kb.text_docs import text_docs
+from kb.versions import code_fingerprint, kb_content_hash, library_versions
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int], None]  # stage, done, total
@@ -55,18 +56,25 @@ class BuildReport:
 
 
 def _kb_version(files: list[SourceFile], md5s: list[str], config: BuildConfig) -> str:
-    blob = json.dumps([CODE_VERSION, caches.CACHE_VERSION, [f.model_dump(mode="json") for f in files], md5s,
-                       config.max_rows, config.text_index, config.seed], sort_keys=True)
+    """The build key: inputs, config, our KB code and the library versions that shape the content.
+
+    Equal keys make a rebuild a no-op. The KB's published version (`kb_version`) is the hash of what the
+    build wrote (kb.versions.kb_content_hash), so two different KBs never share a version.
+    """
+    blob = json.dumps([CODE_VERSION, caches.CACHE_VERSION, code_fingerprint("kb"), library_versions(),
+                       [f.model_dump(mode="json") for f in files], md5s, config.max_rows, config.text_index,
+                       config.seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _current_version(paths: KBPaths) -> str | None:
+    """The build key of the KB in place (None when there is none, or it predates build keys)."""
     try:
         con = connect_read_only(paths.db)
     except KBNotBuiltError:
         return None
     try:
-        row = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()
+        row = con.execute("SELECT value FROM build_info WHERE key = 'build_key'").fetchone()
         return row[0] if row else None
     finally:
         con.close()
@@ -114,7 +122,8 @@ def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn)
     """key, status, n_attachments, reason for every distinct structure string, indexed by it (cached)."""
     from kb.repeat_unit import RepeatUnit, batch_to_repeat_units
 
-    cache = caches.FrameCache(config.paths.cache / "repeat_units.parquet", "raw")
+    version = caches.code_key("kb/repeat_unit.py")
+    cache = caches.FrameCache(config.paths.cache / f"repeat_units-{version}.parquet", "raw")
     known, missing = cache.lookup(strings)
     tick = _counter(progress, "repeat units", len(missing))
     results = batch_to_repeat_units(missing, n_jobs=config.n_jobs, progress=tick) if missing else []
@@ -135,7 +144,8 @@ def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.
     """Feature columns + packed fingerprint per key (cached); a unit that fails keeps NULL features."""
     from kb.features import batch_featurize
 
-    cache = caches.FrameCache(config.paths.cache / "features.parquet", "key")
+    version = caches.code_key("kb/features.py", "kb/repeat_unit.py")
+    cache = caches.FrameCache(config.paths.cache / f"features-{version}.parquet", "key")
     known, missing = cache.lookup(keys)
     if missing:
         frame, fps, reasons = batch_featurize(missing, n_jobs=config.n_jobs,
@@ -149,7 +159,8 @@ def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.
     return known
 
 
-def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFrame, info: dict) -> None:
+def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFrame, info: dict) -> str:
+    """Write every table, then build_info with the content hash as `kb_version` (returned), `complete` last."""
     con = duckdb.connect(str(path))
     try:
         con.execute(DDL)
@@ -182,6 +193,7 @@ def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFra
         con.execute("CREATE TABLE features AS SELECT * FROM frame_view ORDER BY polymer_id")
         con.unregister("frame_view")
         con.execute(DERIVED_TABLES)
+        info = {"kb_version": kb_content_hash(con), **info}
         info_rows = pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]})
         con.register("frame_view", info_rows)
         con.execute("INSERT INTO build_info SELECT * FROM frame_view")
@@ -189,6 +201,7 @@ def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFra
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    return info["kb_version"]
 
 
 def _swap_in(paths: KBPaths) -> None:
@@ -213,9 +226,14 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
 
     files = load_manifest().select(config.sources)
     md5s = [resolve(f, config.data_dir, _download_dir(config))[1] for f in files]
-    version = _kb_version(files, md5s, config)
+    build_key = _kb_version(files, md5s, config)
     t = lap("verify md5", t0)
-    if not config.force and _current_version(paths) == version:
+    if not config.force and _current_version(paths) == build_key:
+        con = connect_read_only(paths.db)
+        try:
+            version = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()[0]
+        finally:
+            con.close()
         return BuildReport(version, True, str(paths.db), seconds=timings)
     parsed = _parsed_sources(config, files, md5s, progress)
     t = lap("read sources", t)
@@ -258,10 +276,12 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         TextIndex.build(docs, Embedder(), cache_dir=paths.cache / "embeddings",
                         progress=_counter(progress, "text index", len(docs))).save(paths.staging / "text_index")
         t = lap("text index", t)
-    info = {"kb_version": version, "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    info = {"build_key": build_key, "library_versions": json.dumps(library_versions(), sort_keys=True),
+            "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_jobs": config.n_jobs, "max_rows": config.max_rows, "data_dir": str(config.data_dir),
             "timings": json.dumps(timings)}
-    _write_db(paths.staging / "polybench.duckdb", tables, polymers, features.drop(columns=["feature_error"]), info)
+    version = _write_db(paths.staging / "polybench.duckdb", tables, polymers, features.drop(columns=["feature_error"]),
+                        info)
     t = lap("write duckdb", t)
     _swap_in(paths)
     timings["total"] = round(time.perf_counter() - t0, 3)

@@ -13,7 +13,7 @@ from kb.properties import get_property
 
 ABS_TOLERANCE: dict[str, float] = {
     "tg": 20.0, "density": 0.05, "ffv": 0.02, "thermal_conductivity": 0.03, "rg": 2.0, "r2": 200.0,
-    "dielectric_constant": 0.3, "dielectric_constant_dc": 0.5, "refractive_index": 0.05,
+    "dielectric_constant": 0.3, "dielectric_dipolar": 0.5, "refractive_index": 0.05,
     "bandgap_chain": 0.4, "bandgap_bulk": 0.4, "electron_affinity": 0.3, "ionization_energy": 0.3,
     "atomization_energy": 0.1, "crystallization_tendency": 8.0, "cohesive_energy_density": 40.0, "chi": 0.2,
     "rop_enthalpy": 5.0, "electron_injection_barrier": 0.3, "cp": 100.0, "cv": 100.0, "compressibility": 0.05,
