@@ -292,7 +292,7 @@ def _features_and_fp(key: str, shortcut: bool = True) -> tuple[tuple, bytes]:
 
 def _stars(mol: Chem.Mol, text: str | None) -> list[int]:
     """Indices of the `*` atoms, checked: one neighbour each, two stars connected but not bonded."""
-    stars = _star_atoms(mol)
+    stars = star_atoms(mol)
     problem = None
     if any(mol.GetAtomWithIdx(i).GetDegree() != 1 for i in stars):
         problem = "every '*' must have exactly one neighbour"
@@ -322,11 +322,11 @@ def _chain_pair(mol: Chem.Mol, stars: list[int], shortcut: bool = True) -> tuple
     if len(path) < 3 and any(mol.GetAtomWithIdx(i).GetAtomicNum() != 6
                              or mol.GetAtomWithIdx(i).GetHybridization() != Chem.HybridizationType.SP3
                              for i in path):
-        return _chain_of(mol, stars, 3), _chain_of(mol, stars, 2)
-    return _chain_of(mol, stars, 2), mol
+        return chain_of(mol, stars, 3), chain_of(mol, stars, 2)
+    return chain_of(mol, stars, 2), mol
 
 
-def _chain_of(mol: Chem.Mol, stars: list[int], copies: int) -> Chem.Mol:
+def chain_of(mol: Chem.Mol, stars: list[int], copies: int) -> Chem.Mol:
     """Linear unit of `copies` copies, the second star's neighbour of each bonded to the first's of the next."""
     s1, s2 = stars
     a = mol.GetAtomWithIdx(s1).GetNeighbors()[0].GetIdx()
@@ -456,7 +456,7 @@ def _crippen(mol: Chem.Mol, stars: list[int], pair: tuple[Chem.Mol, Chem.Mol] | 
     if pair is None:
         logp, mr = _crippen_sums(mol, stars)
     else:
-        (logp_long, mr_long), (logp_short, mr_short) = (_crippen_sums(m, _star_atoms(m)) for m in pair)
+        (logp_long, mr_long), (logp_short, mr_short) = (_crippen_sums(m, star_atoms(m)) for m in pair)
         logp, mr = logp_long - logp_short, mr_long - mr_short
     return round(logp, 5), round(mr, 5)
 
@@ -500,7 +500,7 @@ def _crippen_contribs(mol: Chem.Mol, stars: list[int]) -> list[tuple[float, floa
     return [(logp, mr) for logp, mr in totals]
 
 
-def _star_atoms(mol: Chem.Mol) -> list[int]:
+def star_atoms(mol: Chem.Mol) -> list[int]:
     """Indices of the dummy (star) atoms of a molecule."""
     return [i for (i,) in mol.GetSubstructMatches(_STAR, maxMatches=_MAX_MATCHES)]
 

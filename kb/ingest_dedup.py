@@ -3,7 +3,8 @@
 Public sets copy each other (the OPC dev set holds every NeurIPS value, the curated Tg set holds Bicerano's
 values, polyVERSE's two transport tables repeat each other); a median over the copies would weigh one
 measurement several times. A value of another source file that equals an earlier one of the same polymer,
-property, kind and temperature (within a relative 1e-3: unit conversions and rounding of degC) is kept
+property, kind and temperature (within a relative 1e-3: unit conversions and rounding of degC; a file
+that states no temperature matches any) is kept
 with `duplicate_of` = the measurement it repeats, and left out of the medians.
 """
 
@@ -17,9 +18,10 @@ TEMPERATURE_TOLERANCE_K = 1.0
 
 
 def _same(a: float, b: float, ta: float, tb: float) -> bool:
+    """Equal values at a compatible temperature (one file may not state the temperature the other does)."""
     close = abs(a - b) <= RELATIVE_TOLERANCE * max(abs(a), abs(b)) or a == b
-    both_unset = np.isnan(ta) and np.isnan(tb)
-    return close and (both_unset or abs(ta - tb) <= TEMPERATURE_TOLERANCE_K)
+    unstated = np.isnan(ta) or np.isnan(tb)
+    return close and (unstated or abs(ta - tb) <= TEMPERATURE_TOLERANCE_K)
 
 
 def duplicate_of(measurements: pd.DataFrame) -> pd.Series:

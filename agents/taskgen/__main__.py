@@ -61,6 +61,8 @@ def main(
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
     counts = json.loads((cfg.out_dir / "counts.json").read_text())
+    console.print(f"task set hash {counts['task_set_hash']} (KB {counts['kb_version']}, generator "
+                  f"{counts['generator_version']})")
     console.print(f"{report.tasks:,} tasks in {report.seconds:.1f} s ({report.tasks / max(report.seconds, 1e-9):.0f}"
                   f" tasks/s; {report.resumed_jobs} jobs resumed) -> {cfg.out_dir}")
     for name in ("category", "difficulty", "split"):
