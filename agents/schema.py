@@ -132,8 +132,8 @@ class TaskParams(_Record):
     them ("polymer" for a question about one polymer; "A", "B", ... for options and compared polymers;
     "P1", ... in filters); a choice task whose options are polymers lists every option, so nothing singles
     out the right one. Units are kb.units names ("degC", not "°C"). Per template (`asked` in quotes):
-      structural: linkage_present, aromatic_ring_count, backbone_atoms: polymers=[polymer], asked
-        ("linkage_present", "aromatic_rings", "backbone_atoms"); repeat_unit_weight: + unit "g/mol", asked
+      structural: linkage_present, backbone_atoms: polymers=[polymer], asked ("linkage_present",
+        "backbone_atoms"); aromatic_ring_count: polymers=[polymer], repeat_units, asked "aromatic_rings"; repeat_unit_weight: + unit "g/mol", asked
         "repeat_unit_mass"; more_aromatic_rings: polymers A, B, asked "more_aromatic_rings";
         valid_repeat_unit: shown_smiles (the string to judge; no polymers), asked "valid_repeat_unit".
       property_prediction (property_value, _choice, _stepwise): polymers=[polymer], property, kind, unit (the
@@ -144,7 +144,10 @@ class TaskParams(_Record):
       conceptual_knowledge: polymerization_class: monomers, asked "polymerization_class"; reaction_linkage:
         monomers, monomer_roles (SMiPoly monomer-class codes, e.g. "diCOOH"), asked "linkage";
         monomers_for_polymer: polymers=[polymer], asked "monomers"; polymer_from_monomers: monomers,
-        polymers A-D (the options), asked "product"; property_definition: property, asked ("unit", ...).
+        polymers A-D (the options), asked "product"; property_definition (a definition applied to printed
+        values): quoted_values (label = the input's property), kind, unit (of the answer), property (the
+        asked one, when a registry property), asked (the relation, e.g. "thermal_diffusivity"), polymers
+        only for "molar_volume".
       advanced_reasoning: constraint_filter: polymers P1.. (constraints on the task), asked "filter";
         gas_selectivity_tradeoff: polymers A-D, property (perm of the first gas), kind, unit "Barrer",
         gases, threshold, asked "most_selective"; structure_change_effect: polymers A, B, property, kind,
@@ -170,6 +173,7 @@ class TaskParams(_Record):
     quoted_values: list[QuotedValue] = []     # values printed in the question
     asked: str | None = None                  # what the question asks for (per template, see above)
     shown_smiles: str | None = None           # a string the question shows verbatim to be judged (not a KB key)
+    repeat_units: int | None = None           # how many repeat units a count is asked over (1: one unit)
 
 
 class Task(_Record):

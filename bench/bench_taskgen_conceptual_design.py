@@ -20,12 +20,12 @@ import numpy as np
 
 from agents.taskgen.base import Rejected, TemplateContext
 from agents.taskgen.checks import task_problem
+from agents.taskgen.links import link_table
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
-from agents.taskgen.templates.conceptual import link_table, property_split
 from agents.taskgen.templates.design import design_index
+from agents.taskgen.templates.property_relations import relation_candidates
 from kb.config import DEFAULT_KB_DIR
-from kb.properties import PROPERTIES
 
 TEMPLATES = ("polymerization_class", "reaction_linkage", "property_definition", "monomers_for_polymer",
              "polymer_from_monomers", "design_polymer", "route_for_polymer", "route_feasibility")
@@ -51,11 +51,10 @@ def capacities(ctx: TemplateContext) -> dict[str, str]:
     valid = [r for r in range(len(table.pid)) if table.roles[r] is not None]
     linked = [r for r in valid if table.linkage[r] is not None]
     single = [r for r in linked if len(table.achievable(int(table.pid[r]))) == 1]
-    props = sum(property_split(p) == ctx.split for p in PROPERTIES)
     ranges = sum(len(keys) for keys in index.keys_of.values())
     return {"polymerization_class": f"{len({table.pair[r] for r in valid}):,}",
             "reaction_linkage": f"{len({table.pair[r] for r in linked}):,}",
-            "property_definition": f"{2 * props}",
+            "property_definition": f"{len(relation_candidates(ctx)):,}",
             "monomers_for_polymer": f"{len({int(table.pid[r]) for r in linked}):,}",
             "polymer_from_monomers": f"{len({table.pair[r] for r in single}):,}",
             "design_polymer": f"> {ranges:,}",

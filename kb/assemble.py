@@ -9,6 +9,7 @@ import pandas as pd
 
 from kb.errors import PolyBenchError
 from kb.ingest import to_measurements
+from kb.ingest_dedup import duplicate_of
 from kb.manifest import SourceFile
 from kb.monomers import link_table, monomer_table
 from kb.readers import Rejection, SourceRows
@@ -109,7 +110,8 @@ def polymers_frame(tables: Tables) -> pd.DataFrame:
             .assign(length=lambda f: f["name"].str.len())
             .sort_values(["polymer_id", "n", "length", "name"], ascending=[True, False, True, True])
             .drop_duplicates("polymer_id"))
-    counts = measurements_frame(tables).groupby("polymer_id").size()
+    measured = measurements_frame(tables)
+    counts = measured[measured["duplicate_of"].isna()].groupby("polymer_id").size()
     rows = rows.merge(best[["polymer_id", "name"]], on="polymer_id", how="left")
     rows["n_measurements"] = rows["polymer_id"].map(counts).fillna(0).astype("int64")
     return rows.sort_values("polymer_id", ignore_index=True)
@@ -120,4 +122,5 @@ def measurements_frame(tables: Tables) -> pd.DataFrame:
         return pd.DataFrame(columns=["polymer_id"])
     frame = pd.concat(tables.measurements, ignore_index=True)
     frame.insert(0, "measurement_id", range(1, len(frame) + 1))
+    frame["duplicate_of"] = duplicate_of(frame)  # the same value copied into another file counts once
     return frame

@@ -42,6 +42,7 @@ from kb.readers import SourceRows, read_source
 from kb.store import DDL, DERIVED_TABLES, connect_read_only
 from kb.structure_index import build_structure_index, index_folder, rank_groups
 from kb.text_docs import text_docs
+from kb.versions import code_fingerprint, kb_content_hash, library_versions
 from kb.workers import die_with_parent, job_parent_pid, mark_job_parent
 
 log = logging.getLogger(__name__)
@@ -63,18 +64,25 @@ class BuildReport:
 
 
 def _kb_version(files: list[SourceFile], md5s: list[str], config: BuildConfig) -> str:
-    blob = json.dumps([CODE_VERSION, caches.CACHE_VERSION, [f.model_dump(mode="json") for f in files], md5s,
-                       config.max_rows, config.text_index, config.seed], sort_keys=True)
+    """The build key: inputs, config, our KB code and the library versions that shape the content.
+
+    Equal keys make a rebuild a no-op. The KB's published version (`kb_version`) is the hash of what the
+    build wrote (kb.versions.kb_content_hash), so two different KBs never share a version.
+    """
+    blob = json.dumps([CODE_VERSION, caches.CACHE_VERSION, code_fingerprint("kb"), library_versions(),
+                       [f.model_dump(mode="json") for f in files], md5s, config.max_rows, config.text_index,
+                       config.seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _current_version(paths: KBPaths) -> str | None:
+    """The build key of the KB in place (None when there is none, or it predates build keys)."""
     try:
         con = connect_read_only(paths.db)
     except KBNotBuiltError:
         return None
     try:
-        row = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()
+        row = con.execute("SELECT value FROM build_info WHERE key = 'build_key'").fetchone()
         return row[0] if row else None
     finally:
         con.close()
@@ -122,7 +130,8 @@ def _repeat_units(strings: list[str], config: BuildConfig, progress: ProgressFn)
     """key, status, n_attachments, reason for every distinct structure string, indexed by it (cached)."""
     from kb.repeat_unit import RepeatUnit, batch_to_repeat_units
 
-    cache = caches.FrameCache(config.paths.cache / "repeat_units.parquet", "raw")
+    version = caches.code_key("kb/repeat_unit.py")
+    cache = caches.FrameCache(config.paths.cache / f"repeat_units-{version}.parquet", "raw")
     known, missing = cache.lookup(strings)
     tick = _counter(progress, "repeat units", len(missing))
     news = []
@@ -147,7 +156,8 @@ def _features(keys: list[str], config: BuildConfig, progress: ProgressFn) -> pd.
     """Feature columns + packed fingerprint per key (cached); a unit that fails keeps NULL features."""
     from kb.features import batch_featurize
 
-    cache = caches.FrameCache(config.paths.cache / "features.parquet", "key")
+    version = caches.code_key("kb/features.py", "kb/repeat_unit.py")
+    cache = caches.FrameCache(config.paths.cache / f"features-{version}.parquet", "key")
     known, missing = cache.lookup(keys)
     tick = _counter(progress, "features", len(missing))
     for batch in _batches(missing):  # saved batch by batch: a killed build resumes after the last one
@@ -166,7 +176,8 @@ def _batches(items: list[str]) -> list[list[str]]:
     return [items[i : i + CHECKPOINT_EVERY] for i in range(0, len(items), CHECKPOINT_EVERY)]
 
 
-def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFrame, info: dict) -> None:
+def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFrame, info: dict) -> str:
+    """Write every table, then build_info with the content hash as `kb_version` (returned), `complete` last."""
     con = duckdb.connect(str(path))
     try:
         con.execute(DDL)
@@ -199,6 +210,7 @@ def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFra
         con.execute("CREATE TABLE features AS SELECT * FROM frame_view ORDER BY polymer_id")
         con.unregister("frame_view")
         con.execute(DERIVED_TABLES)
+        info = {"kb_version": kb_content_hash(con), **info}
         info_rows = pd.DataFrame({"key": list(info), "value": [str(v) for v in info.values()]})
         con.register("frame_view", info_rows)
         con.execute("INSERT INTO build_info SELECT * FROM frame_view")
@@ -206,6 +218,7 @@ def _write_db(path, tables: Tables, polymers: pd.DataFrame, features: pd.DataFra
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    return info["kb_version"]
 
 
 def _swap_in(paths: KBPaths) -> None:
@@ -294,11 +307,16 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
     _recover(paths)
     files = load_manifest().select(config.sources)
     md5s = [resolve(f, config.data_dir, _download_dir(config))[1] for f in files]
-    version = _kb_version(files, md5s, config)
+    build_key = _kb_version(files, md5s, config)
     t = lap("verify md5", t0)
-    if not config.force and _current_version(paths) == version:
+    if not config.force and _current_version(paths) == build_key:
         if _ensure_structure_index(paths, config.n_jobs, progress):
             lap("structure index", t)
+        con = connect_read_only(paths.db)
+        try:
+            version = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchone()[0]
+        finally:
+            con.close()
         return BuildReport(version, True, str(paths.db), seconds=timings)
     parsed = _parsed_sources(config, files, md5s, progress)
     t = lap("read sources", t)
@@ -343,10 +361,12 @@ def build_kb(config: BuildConfig, progress: ProgressFn | None = None) -> BuildRe
         t = lap("text index", t)
     _index_structures(paths, paths.staging, polymers, features, config.n_jobs, progress)
     t = lap("structure index", t)
-    info = {"kb_version": version, "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    info = {"build_key": build_key, "library_versions": json.dumps(library_versions(), sort_keys=True),
+            "schema_version": 1, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "n_jobs": config.n_jobs, "max_rows": config.max_rows, "data_dir": str(config.data_dir),
             "timings": json.dumps(timings)}
-    _write_db(paths.staging / "polybench.duckdb", tables, polymers, features.drop(columns=["feature_error"]), info)
+    version = _write_db(paths.staging / "polybench.duckdb", tables, polymers, features.drop(columns=["feature_error"]),
+                        info)
     t = lap("write duckdb", t)
     _swap_in(paths)
     timings["total"] = round(time.perf_counter() - t0, 3)

@@ -15,13 +15,21 @@ import pandas as pd
 
 from kb.manifest import SourceFile
 from kb.readers import SourceRows
+from kb.versions import code_fingerprint, library_versions
 
-CACHE_VERSION = "2"  # bump when a reader, the canonicaliser or the featuriser changes its output
+CACHE_VERSION = "3"  # the caches are also keyed by the code that fills them and the library versions
+
+
+def code_key(*code_paths: str) -> str:
+    """A cache version: the fingerprint of the code that computes the cached content plus library versions."""
+    blob = json.dumps([CACHE_VERSION, code_fingerprint(*code_paths), library_versions()], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def source_cache_key(src: SourceFile, md5: str) -> str:
-    """Identity of one parsed source: its manifest entry, its md5 and the cache version."""
-    blob = json.dumps([src.model_dump(mode="json"), md5, CACHE_VERSION], sort_keys=True)
+    """Identity of one parsed source: its manifest entry, its md5 and the readers' code version."""
+    blob = json.dumps([src.model_dump(mode="json"), md5, code_key("kb/readers.py", "kb/manifest.py")],
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

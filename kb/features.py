@@ -24,8 +24,10 @@ Each key is parsed once; everything comes from that one Mol. How the ``*`` ends 
   the unit is counted directly (+1 rotatable bond for the link); tests and bench check this shortcut.
   rotatable_bonds uses RDKit's NonStrict rule (acyclic single bond, both ends non-terminal, no triple bond):
   PE 2, PS 3 per unit. Local groups (rings, halogens, C#N, C=C, OH...) are counted on the unit directly.
-- backbone_atoms: the star-to-star shortest path, every ring sharing an atom with it, and terminal atoms
-  double-bonded to those (C=O, S=O: PET's 14 heavy atoms are all backbone); sidechain_atoms: the rest.
+- backbone_atoms: the atoms that lie on some star-to-star path visiting no atom twice (the block of the
+  graph that holds both stars once they are joined): every atom of a ring the chain runs through counts,
+  pendant atoms (C=O / S=O oxygens, side groups) and rings hanging off one backbone atom (cardo, spiro side
+  rings) do not: PET 12 of 14 heavy atoms, nylon-6 7 of 8; sidechain_atoms: the rest.
   Multi-attachment (> 2 or 1 star) and no-attachment units have no chain: their backbone columns are None
   and their counts are taken on the unit as written.
 
@@ -136,7 +138,6 @@ _STAR = Chem.MolFromSmarts("[#0]")
 # a star on an sp3 carbon with only carbon neighbours: no group reaches across such a link, so a unit
 # whose two ends are both plain counts the same as in the chain (checked against the dimer in the tests)
 _PLAIN_END = Chem.MolFromSmarts("[#0]-[CX4;!$(*~[!#6;!#0])]")
-_TERMINAL_DOUBLE = Chem.MolFromSmarts("[D1;!#0]=[!#0]")
 _ELEMENT = re.compile(r"([A-Z][a-z]?|\*)(\d*)")
 _STAR_COUNT = re.compile(r"\*\d*")
 _ELEMENT_GROUPS = {"fluoro": "F", "chloro": "Cl", "bromo": "Br"}
@@ -291,7 +292,7 @@ def _features_and_fp(key: str, shortcut: bool = True) -> tuple[tuple, bytes]:
 
 def _stars(mol: Chem.Mol, text: str | None) -> list[int]:
     """Indices of the `*` atoms, checked: one neighbour each, two stars connected but not bonded."""
-    stars = _star_atoms(mol)
+    stars = star_atoms(mol)
     problem = None
     if any(mol.GetAtomWithIdx(i).GetDegree() != 1 for i in stars):
         problem = "every '*' must have exactly one neighbour"
@@ -321,11 +322,11 @@ def _chain_pair(mol: Chem.Mol, stars: list[int], shortcut: bool = True) -> tuple
     if len(path) < 3 and any(mol.GetAtomWithIdx(i).GetAtomicNum() != 6
                              or mol.GetAtomWithIdx(i).GetHybridization() != Chem.HybridizationType.SP3
                              for i in path):
-        return _chain_of(mol, stars, 3), _chain_of(mol, stars, 2)
-    return _chain_of(mol, stars, 2), mol
+        return chain_of(mol, stars, 3), chain_of(mol, stars, 2)
+    return chain_of(mol, stars, 2), mol
 
 
-def _chain_of(mol: Chem.Mol, stars: list[int], copies: int) -> Chem.Mol:
+def chain_of(mol: Chem.Mol, stars: list[int], copies: int) -> Chem.Mol:
     """Linear unit of `copies` copies, the second star's neighbour of each bonded to the first's of the next."""
     s1, s2 = stars
     a = mol.GetAtomWithIdx(s1).GetNeighbors()[0].GetIdx()
@@ -390,16 +391,64 @@ def _chain_count(pattern: Chem.Mol, longer: Chem.Mol, shorter: Chem.Mol) -> int:
 
 
 def _backbone(mol: Chem.Mol, stars: list[int]) -> tuple[int, bool]:
-    """Backbone size (path + rings it enters + terminal =X on those) and whether any of it is aromatic."""
-    core = set(Chem.GetShortestPath(mol, stars[0], stars[1])[1:-1])
-    atoms = set(core)
-    for ring in mol.GetRingInfo().AtomRings():
-        if not core.isdisjoint(ring):
-            atoms.update(ring)
-    for terminal, neighbour in mol.GetSubstructMatches(_TERMINAL_DOUBLE, maxMatches=_MAX_MATCHES):
-        if neighbour in atoms:
-            atoms.add(terminal)
+    """Backbone size (atoms on some simple star-to-star path) and whether any of them is aromatic."""
+    atoms = backbone_atoms_of(mol, stars)
     return len(atoms), any(mol.GetAtomWithIdx(i).GetIsAromatic() for i in atoms)
+
+
+def backbone_atoms_of(mol: Chem.Mol, stars: list[int]) -> set[int]:
+    """Indices of the real atoms on some path between the two stars that visits no atom twice.
+
+    With a virtual bond joining the two stars, these are the atoms of the one biconnected block that holds
+    that bond (Menger): the ring atoms the chain runs through, not pendant atoms or side rings.
+    """
+    s, t = stars
+    adjacency = [[n.GetIdx() for n in atom.GetNeighbors()] for atom in mol.GetAtoms()]
+    adjacency[s].append(t)
+    adjacency[t].append(s)
+    block = next(b for b in _blocks(adjacency) if s in b and t in b)
+    return block - {s, t}
+
+
+def _blocks(adjacency: list[list[int]]) -> list[set[int]]:
+    """Biconnected blocks (as atom sets) of a simple graph: Tarjan's edge-stack algorithm, iterative."""
+    n = len(adjacency)
+    disc, low = [-1] * n, [0] * n
+    blocks: list[set[int]] = []
+    edges: list[tuple[int, int]] = []
+    clock = 0
+    for root in range(n):
+        if disc[root] != -1:
+            continue
+        disc[root] = low[root] = clock
+        clock += 1
+        stack = [(root, -1, iter(adjacency[root]))]
+        while stack:
+            u, parent, neighbours = stack[-1]
+            for v in neighbours:
+                if disc[v] == -1:
+                    edges.append((u, v))
+                    disc[v] = low[v] = clock
+                    clock += 1
+                    stack.append((v, u, iter(adjacency[v])))
+                    break
+                if v != parent and disc[v] < disc[u]:
+                    edges.append((u, v))
+                    low[u] = min(low[u], disc[v])
+            else:
+                stack.pop()
+                if stack:
+                    p = stack[-1][0]
+                    low[p] = min(low[p], low[u])
+                    if low[u] >= disc[p]:
+                        block: set[int] = set()
+                        while True:
+                            edge = edges.pop()
+                            block.update(edge)
+                            if edge == (p, u):
+                                break
+                        blocks.append(block)
+    return blocks
 
 
 def _crippen(mol: Chem.Mol, stars: list[int], pair: tuple[Chem.Mol, Chem.Mol] | None) -> tuple[float, float]:
@@ -407,7 +456,7 @@ def _crippen(mol: Chem.Mol, stars: list[int], pair: tuple[Chem.Mol, Chem.Mol] | 
     if pair is None:
         logp, mr = _crippen_sums(mol, stars)
     else:
-        (logp_long, mr_long), (logp_short, mr_short) = (_crippen_sums(m, _star_atoms(m)) for m in pair)
+        (logp_long, mr_long), (logp_short, mr_short) = (_crippen_sums(m, star_atoms(m)) for m in pair)
         logp, mr = logp_long - logp_short, mr_long - mr_short
     return round(logp, 5), round(mr, 5)
 
@@ -451,7 +500,7 @@ def _crippen_contribs(mol: Chem.Mol, stars: list[int]) -> list[tuple[float, floa
     return [(logp, mr) for logp, mr in totals]
 
 
-def _star_atoms(mol: Chem.Mol) -> list[int]:
+def star_atoms(mol: Chem.Mol) -> list[int]:
     """Indices of the dummy (star) atoms of a molecule."""
     return [i for (i,) in mol.GetSubstructMatches(_STAR, maxMatches=_MAX_MATCHES)]
 

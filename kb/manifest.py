@@ -89,6 +89,7 @@ class SourceFile(_Strict):
     conditions: list[ConditionColumn] = []
     kind_by: KindBy | None = None
     ignored: dict[str, str] = {}
+    rows_without_values: str | None = None  # quarantine rows that carry no mapped value, for this reason
     description: str = ""
 
     @property

@@ -38,8 +38,9 @@ _BASE = [
     _P("thermal_conductivity", "W/(m K)", "thermal conductivity", 0.005, 5.0, "better heat transport"),
     _P("rg", "angstrom", "radius of gyration of a simulated chain", 1.0, 500.0),
     _P("r2", "angstrom2", "mean-square end-to-end distance of a simulated chain", 1.0, 1e7),
-    _P("dielectric_constant", "-", "static dielectric constant", 1.0, 30.0),
-    _P("dielectric_constant_dc", "-", "dielectric constant from the MD dipole fluctuation (dc limit)", 1.0, 100.0),
+    _P("dielectric_constant", "-", "static dielectric constant (electronic and nuclear polarization)", 1.0, 30.0),
+    _P("dielectric_dipolar", "-", "orientational dielectric constant of a fixed-charge MD cell (1 + dipole-"
+       "fluctuation term, no electronic polarization)", 1.0, 100.0),
     _P("refractive_index", "-", "refractive index", 1.0, 3.0),
     _P("bandgap_chain", "eV", "electronic band gap of an isolated chain (DFT)", 0.0, 15.0),
     _P("bandgap_bulk", "eV", "electronic band gap of the bulk / crystal (DFT)", 0.0, 15.0),

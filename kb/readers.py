@@ -202,6 +202,11 @@ def read_table(src: SourceFile, path: Path) -> SourceRows:
     rows = _structure_rows(src, frame, rejections)
     frame = frame.loc[rows["row_index"].to_numpy()]
     values = _wide_values(src, frame, kinds.loc[frame.index] if kinds is not None else None)
+    if src.rows_without_values:  # rows the manifest marks as untrustworthy unless they carry a value
+        bare = ~rows["row_index"].isin(values["row_index"])
+        rejections += [Rejection(int(r.row_index), "row", src.smiles, r.raw_smiles,
+                                 f"row without a value: {src.rows_without_values}") for r in rows[bare].itertuples()]
+        rows = rows[~bare].reset_index(drop=True)
     return SourceRows(n, rows, values, rejections)
 
 

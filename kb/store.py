@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS measurements (
     solvent VARCHAR,
     conditions VARCHAR,                 -- JSON object of any other condition (pressure, shear rate, dopant...)
     reference VARCHAR,
-    licence VARCHAR NOT NULL
+    licence VARCHAR NOT NULL,
+    duplicate_of BIGINT                 -- the measurement this one copies (same value, another file): counted once
 );
 -- features (polymer_id BIGINT, then one column per kb.features.FEATURE_COLUMNS) is created at build time
 CREATE TABLE IF NOT EXISTS fingerprints (
@@ -102,11 +103,13 @@ CREATE TABLE IF NOT EXISTS build_info (key VARCHAR PRIMARY KEY, value VARCHAR);
 
 DERIVED_TABLES = """
 -- one row per polymer, property and kind of data: the values a question or a gold answer should use.
+-- A measurement copied into another source file (duplicate_of) counts once in the median and the count.
 -- Materialised at build time (the KB is read-only afterwards), so filtered queries do not re-aggregate.
 CREATE TABLE property_summary AS
 SELECT polymer_id, property, kind, any_value(unit) AS unit,
-       median(value) AS value, min(value) AS min_value, max(value) AS max_value,
-       count(*) AS n_measurements, count(DISTINCT source_id) AS n_sources,
+       median(value) FILTER (WHERE duplicate_of IS NULL) AS value, min(value) AS min_value,
+       max(value) AS max_value, count(*) FILTER (WHERE duplicate_of IS NULL) AS n_measurements,
+       count(DISTINCT source_id) AS n_sources,
        string_agg(DISTINCT source_id, '; ' ORDER BY source_id) AS sources
 FROM measurements GROUP BY polymer_id, property, kind ORDER BY property, kind, value;
 """

@@ -48,12 +48,16 @@ _UNITS: dict[str, LinearUnit] = {u.name: u for u in [
     _L("GPa", "pressure", 1.0), _L("MPa_p", "pressure", 1e-3), _L("Pa", "pressure", 1e-9),
     _L("1/GPa", "compressibility", 1.0), _L("1/Pa", "compressibility", 1e9),
     _L("mmol/g", "uptake", 1.0),
+    _L("MPa^0.5", "solubility_parameter", 1.0), _L("(cal/cm3)^0.5", "solubility_parameter", 4.184 ** 0.5),
+    _L("cm3/g", "specific_volume", 1.0), _L("cm3/mol", "molar_volume", 1.0),
     _L("-", "dimensionless", 1.0),
     _L("%", "percent", 1.0), _L("fraction", "percent", 100.0),
 ]}
 _ALIASES = {"C": "degC", "°C": "degC", "celsius": "degC", "F": "degF", "°F": "degF", "fahrenheit": "degF", "Å": "angstrom", "A": "angstrom",
             "Å2": "angstrom2", "barrer": "Barrer", "": "-", "dimensionless": "-", "poise": "P",
-            "W/mK": "W/(m K)", "g/mL": "g/cm3", "g cm-3": "g/cm3", "J/kgK": "J/(kg K)"}
+            "W/mK": "W/(m K)", "g/mL": "g/cm3", "g cm-3": "g/cm3", "J/kgK": "J/(kg K)",
+            "MPa1/2": "MPa^0.5", "MPa^(1/2)": "MPa^0.5", "(J/cm3)^0.5": "MPa^0.5", "mL/g": "cm3/g",
+            "mL/mol": "cm3/mol"}
 _LOG = re.compile(r"^(ln|log10)\((.+)\)$")
 
 

@@ -93,7 +93,7 @@ def test_describe_pet(view: KBView, con) -> None:
 def test_describe_nylon6_by_any_writing_and_by_id(view: KBView, con) -> None:
     d = describe_polymer(view, DescribeArgs(polymer="*C(=O)CCCCCN*"))
     assert d.groups == {"amide": 1} and d.polymer_class == "polyamide"
-    assert d.features["backbone_atoms"] == 8 and d.features["sidechain_atoms"] == 0
+    assert d.features["backbone_atoms"] == 7 and d.features["sidechain_atoms"] == 1  # the C=O oxygen is pendant
     row = kb_row(con, NYLON6)
     if row is not None:
         assert describe_polymer(view, DescribeArgs(polymer=row[0])).key == d.key

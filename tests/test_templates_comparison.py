@@ -14,8 +14,8 @@ from agents.taskgen.base import TemplateContext, ids_in_question_order
 from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
-from agents.taskgen.templates.prediction import parse_phrase
 from agents.taskgen.tolerances import clearly_different
+from agents.taskgen.wording import parse_phrase
 from kb.properties import get_property
 from kb.units import convert
 from tools.kb_view import KBView

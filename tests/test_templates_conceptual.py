@@ -18,18 +18,16 @@ from agents.graph_taskgen import run_job
 from agents.schema import Task
 from agents.taskgen.base import LETTERS, TemplateContext
 from agents.taskgen.checks import task_problem
+from agents.taskgen.links import LINKAGE_TEXT, link_table
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
-from agents.taskgen.templates.conceptual import LINKAGE_TEXT, link_table
-from kb.properties import PROPERTIES
 from kb.repeat_unit import to_repeat_unit
 from tools.kb_view import KBView
-from tools.lookup import PolymerRecordArgs, PropertyInfoArgs, polymer_record, property_info
+from tools.lookup import PolymerRecordArgs, polymer_record
 from tools.structure import DescribeArgs, describe_polymer
 
 FULL_KB = Path(__file__).resolve().parents[1] / ".polybench" / "kb"
-TEMPLATES = ("polymerization_class", "reaction_linkage", "property_definition", "monomers_for_polymer",
-             "polymer_from_monomers")
+TEMPLATES = ("polymerization_class", "reaction_linkage", "monomers_for_polymer", "polymer_from_monomers")
 LINKAGE_OF_TEXT = {text: name for name, text in LINKAGE_TEXT.items()}
 
 
@@ -43,11 +41,6 @@ def gold_text(task: Task) -> str:
 
 def confirm(view: KBView, ctx: TemplateContext, task: Task) -> None:
     """Assert the task's gold (and its distractors' wrongness) with the tools."""
-    if task.template == "property_definition":
-        prop = property_info(view, PropertyInfoArgs(name=re.search(r"`(\w+)`", task.question).group(1))).properties[0]
-        right = [o for o in options(task) if o in (prop.description, prop.unit, f"dimensionless ({prop.unit})")]
-        assert right == [gold_text(task)]
-        return
     pid = task.polymer_ids[0] if task.template != "polymer_from_monomers" else None
     if task.template == "polymerization_class":
         key = to_repeat_unit(polymer_record(view, PolymerRecordArgs(polymer=pid)).key).key
@@ -153,13 +146,17 @@ def test_check_catches_a_second_right_option(small) -> None:
     assert get_template("polymerization_class").check(ctx, wrong) is not None
 
 
-def test_property_questions_are_dealt_to_one_split_each(small_kb, small_kb_config) -> None:
-    seen: dict[str, str] = {}
-    for split in ("train", "dev", "test"):
-        for task in run_job(_pools(small_kb_config.kb_dir, split), "property_definition", 200, seed=0)["emitted"]:
-            prop = re.search(r"`(\w+)`", task.question).group(1)
-            assert seen.setdefault(prop, split) == split
-    assert set(seen) == set(PROPERTIES)
+def test_property_definitions_apply_the_definition_to_quoted_values(small_kb, small_kb_config, view) -> None:
+    from agents.taskgen.lookup import quoted_only
+    from agents.taskgen.templates.property_relations import RELATIONS
+
+    made = run_job(_pools(small_kb_config.kb_dir, "train"), "property_definition", 40, seed=0)["emitted"]
+    assert len({t.params.asked for t in made}) >= 3
+    for task in made:
+        assert all(quoted_only(p) for p in task.polymer_ids)  # printed values are never another task's gold
+        for q in task.params.quoted_values:  # the printed inputs are the polymer's medians, in their units
+            assert f"{q.value:.4g}" in task.question
+        assert task.params.asked in RELATIONS and task.answer_type == "number"
 
 
 def test_same_seed_same_tasks(small) -> None:

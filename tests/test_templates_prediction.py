@@ -10,10 +10,11 @@ from agents.graph_taskgen import run_job
 from agents.schema import Answer, Task
 from agents.taskgen.base import LETTERS, TemplateContext
 from agents.taskgen.checks import task_problem
+from agents.taskgen.lookup import EXCLUDED_PROPERTIES
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
-from agents.taskgen.templates.prediction import EXCLUDED_PROPERTIES, parse_phrase
 from agents.taskgen.tolerances import tolerance_for
+from agents.taskgen.wording import parse_phrase
 from kb.properties import get_property
 from tools.kb_view import KBView
 from tools.lookup import PropertyValuesArgs, get_property_values

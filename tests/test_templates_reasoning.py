@@ -16,10 +16,10 @@ from agents.taskgen.base import LETTERS, TemplateContext, ids_in_question_order,
 from agents.taskgen.checks import task_problem
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import get_template
-from agents.taskgen.templates import reasoning
 from agents.taskgen.templates.reasoning import structure_change
 from agents.taskgen.templates.reasoning.common import clear_of, round_between, threshold_cuts
 from agents.taskgen.tolerances import GAP_FACTOR, LOG_TOLERANCE, clearly_different, tolerance_for
+from agents.taskgen.wording import KIND_WORDS
 from kb.features import GROUP_COLUMNS
 from kb.properties import get_property
 from kb.units import convert
@@ -50,7 +50,7 @@ def _median(view: KBView, pid: int, prop: str, kind: str, unit: str | None = Non
 
 
 def _kind_of(text: str) -> str:
-    return next(kind for kind, words in reasoning.KIND_WORDS.items() if f"{words} " in text)
+    return next(kind for kind, words in KIND_WORDS.items() if f"{words} " in text)
 
 
 def _sub(task: Task, sub_id: str) -> Answer:
@@ -100,7 +100,7 @@ def test_gas_tradeoff_has_exactly_one_right_option(tasks, view):
     assert tasks["gas_selectivity_tradeoff"]
     for task in tasks["gas_selectivity_tradeoff"]:
         c = task.constraints[0]
-        other = next(re.search(r"\((perm_\w+)\) of option A", s.question).group(1) for s in task.sub_questions
+        other = next(re.search(r"\[(perm_\w+)\] of option A", s.question).group(1) for s in task.sub_questions
                      if s.id.startswith("A.perm_") and s.id != f"A.{c.property}")
         assert [f"perm_{g.lower()}" for g in task.params.gases] == [c.property, other]
         pa = [_median(view, pid, c.property, c.kind) for pid in ids_in_question_order(task)]
@@ -140,7 +140,7 @@ def test_structure_change_golds_match_the_tools(tasks, view):
         a, b = labelled_ids(task)["A"], labelled_ids(task)["B"]
         assert _tool_change(view, a, b) == _sub(task, "change").items
         value_q = next(s.question for s in task.sub_questions if s.id == "value_a")
-        prop, kind = re.search(r"\((\w+)\) of A\b", value_q).group(1), _kind_of(value_q)
+        prop, kind = re.search(r"\[(\w+)\] of A\b", value_q).group(1), _kind_of(value_q)
         va, vb = _median(view, a, prop, kind), _median(view, b, prop, kind)
         assert clearly_different(prop, va, vb)  # so exactly one of increases / decreases is right
         texts = [o.split(") ", 1)[1] for o in task.options]

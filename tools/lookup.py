@@ -182,15 +182,16 @@ def get_property_values(view: KBView, args: PropertyValuesArgs) -> PropertyValue
     kind = " AND kind = ?" if args.kind else ""
     rows = [] if not view.visible_split(found.split) else connection(view).execute(
         "SELECT value, kind, source_id, original_value, original_unit, temperature_k, gas, solvent, conditions, "
-        f"reference FROM {measurements_table(view)} WHERE polymer_id = ? AND property = ?{kind} "
-        "ORDER BY kind, source_id, row_index", [pid, prop.name, *([args.kind] if args.kind else [])]).fetchall()
+        f"reference, duplicate_of IS NOT NULL FROM {measurements_table(view)} WHERE polymer_id = ? AND property = ?"
+        f"{kind} ORDER BY kind, source_id, row_index", [pid, prop.name, *([args.kind] if args.kind else [])]).fetchall()
     values = [Measurement(value=_to(v, prop.unit, unit), unit=unit, kind=kind, source_id=src,
                           original_value=ov, original_unit=ou, temperature_k=t, gas=gas, solvent=solvent,
                           conditions=json.loads(cond) if cond else None, reference=ref)
-              for v, kind, src, ov, ou, t, gas, solvent, cond, ref in rows]
+              for v, kind, src, ov, ou, t, gas, solvent, cond, ref, _ in rows]
+    copies = [row[-1] for row in rows]  # a value copied from another source file counts once in the median
     summary = []
     for kind in sorted({m.kind for m in values}):
-        vs = [m.value for m in values if m.kind == kind]
+        vs = [m.value for m, copy in zip(values, copies) if m.kind == kind and not copy]
         summary.append(KindSummary(kind=kind, median=statistics.median(vs), min=min(vs), max=max(vs), n=len(vs),
                                    unit=unit))
     note = found.note
@@ -265,7 +266,8 @@ def polymer_record(view: KBView, args: PolymerRecordArgs) -> PolymerRecord:
     con = connection(view)
     names = [r[0] for r in con.execute(
         "SELECT DISTINCT name FROM polymer_names WHERE polymer_id = ? ORDER BY name LIMIT 20", [pid]).fetchall()]
-    props = _summary(con.execute(f"SELECT property, kind, unit, value, source_id FROM {measurements_table(view)} "
+    props = _summary(con.execute("SELECT property, kind, unit, value, source_id, duplicate_of IS NOT NULL FROM "
+                                 f"{measurements_table(view)} "
                                  "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()
                      ) if view.visible_split(found.split) else []  # a hidden split's polymer shows no value
     monomers = [MonomerRow(role=r[0], smiles=r[1], polymer_class=r[2], cid=r[3], iupac_name=r[4]) for r in con.execute(
@@ -293,7 +295,7 @@ def _summary(rows: list[tuple]) -> list[SummaryRow]:
     out = []
     for (prop, kind), group in groupby(rows, key=lambda r: (r[0], r[1])):
         items = list(group)
-        values = [r[3] for r in items]
+        values = [r[3] for r in items if not r[5]]  # a value copied from another source file counts once
         out.append(SummaryRow(property=prop, kind=kind, value=statistics.median(values), min_value=min(values),
                               max_value=max(values), unit=items[0][2], n=len(values),
                               sources="; ".join(sorted({r[4] for r in items}))))

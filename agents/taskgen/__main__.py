@@ -59,6 +59,8 @@ def main(
         except KeyError as exc:  # plan_jobs: an unknown template name
             fail(exc.args[0] if exc.args else exc)
     counts = json.loads((cfg.out_dir / "counts.json").read_text())
+    console.print(f"task set hash {counts['task_set_hash']} (KB {counts['kb_version']}, generator "
+                  f"{counts['generator_version']})")
     console.print(f"{report.tasks:,} tasks in {report.seconds:.1f} s ({report.tasks / max(report.seconds, 1e-9):.0f}"
                   f" tasks/s; {report.resumed_jobs} jobs resumed) -> {cfg.out_dir}")
     for name in ("category", "difficulty", "split"):

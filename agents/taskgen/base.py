@@ -7,6 +7,7 @@ sample -> compose (question + gold from KB values / tools) -> validate (generic 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -134,9 +135,12 @@ def shuffled_choice(rng: np.random.Generator, correct: str, distractors: list[st
     return lettered(ordered), LETTERS[int(np.where(order == 0)[0][0])]
 
 
-def source_ids_of(pools: Pools, polymer_ids: list[int], prop: str | None = None) -> list[str]:
-    """Source ids behind the values of these polymers (of one property when given)."""
-    rows = pools.values[pools.values["polymer_id"].isin(polymer_ids)]
-    if prop is not None:
-        rows = rows[rows["property"] == prop]
-    return sorted({s for text in rows["sources"] for s in str(text).split("; ") if s})
+def option_texts(task: Task) -> list[str]:
+    """The options' texts without their letters."""
+    return [o.split(") ", 1)[1] for o in task.options or []]
+
+
+def one_correct(task: Task, correct: Callable[[str], bool]) -> str | None:
+    """None when exactly one option is correct and it is the gold letter, else the problem."""
+    hits = [LETTERS[i] for i, text in enumerate(option_texts(task)) if correct(text)]
+    return None if hits == [task.gold.choice] else f"correct options {hits} != gold {task.gold.choice}"

@@ -1,6 +1,7 @@
 """Per-split pools: everything the task templates sample from, loaded once from the KB into memory.
 
-A pool holds only its split's polymers, so a template cannot draw a polymer from another split.
+A pool holds only its split's linear polymers (two * ends), so a template can draw neither a polymer of
+another split nor a unit with 0 or more than 2 attachment points.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Pools:
             polymers = con.execute("""
                 SELECT p.polymer_id, p.key, p.name, p.status, p.n_measurements, f.* EXCLUDE (polymer_id)
                 FROM polymers p JOIN features f USING (polymer_id)
-                WHERE p.split = ? AND f.formula IS NOT NULL ORDER BY p.polymer_id""", [split]).df()
+                WHERE p.split = ? AND p.status = 'linear' AND f.formula IS NOT NULL ORDER BY p.polymer_id""",
+                [split]).df()
             values = con.execute("""
                 SELECT s.* FROM property_summary s JOIN polymers p USING (polymer_id)
                 WHERE p.split = ? ORDER BY s.polymer_id, s.property, s.kind""", [split]).df()
@@ -55,7 +57,8 @@ class Pools:
         finally:
             con.close()
         known = set(PROPERTIES)
-        values = values[values["property"].isin(known)].reset_index(drop=True)
+        values = values[values["property"].isin(known) & values["polymer_id"].isin(polymers["polymer_id"])]
+        values = values.reset_index(drop=True)
         return cls(split, version, polymers.set_index("polymer_id", drop=False), values, links, monomers)
 
     def values_of(self, prop: str, kind: str | None = None) -> pd.DataFrame:

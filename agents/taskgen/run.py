@@ -16,12 +16,14 @@ from agents.files import atomic_write_text, read_tasks, write_tasks
 from agents.schema import Task
 from agents.taskgen.base import TemplateContext
 from agents.taskgen.config import TaskGenConfig
+from agents.taskgen.dedupe import distinct_tasks
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import load_templates
 from agents.taskgen.writer import remove_leftovers, write_outputs
 from kb.config import KBPaths
 from kb.errors import PolyBenchError
 from kb.store import connect_read_only
+from kb.versions import code_fingerprint, library_versions
 from kb.workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -82,8 +84,20 @@ def _run(kb_dir: str, job: Job, seed: int, difficulties: tuple[int, ...] | None)
     return job, [t.model_dump(mode="json") for t in tasks], state["rejections"]
 
 
+# the code whose output a cached job file holds: a change in any of it must not reuse old job files
+GENERATOR_CODE = ("agents/taskgen", "agents/graph_taskgen.py", "agents/state.py", "agents/schema.py",
+                  "agents/answers.py", "kb", "tools")
+
+
+def generator_version() -> str:
+    """Fingerprint of the generator's code and the content-shaping library versions."""
+    blob = json.dumps([code_fingerprint(*GENERATOR_CODE), library_versions()], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def _config_hash(config: TaskGenConfig, kb_version: str) -> str:
-    blob = config.model_dump_json(exclude={"out_dir", "n_jobs"}) + kb_version
+    """Job-cache key: the config, the KB content version and the generator code version."""
+    blob = config.model_dump_json(exclude={"out_dir", "n_jobs"}) + kb_version + generator_version()
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -158,9 +172,12 @@ def generate(config: TaskGenConfig, progress: ProgressFn | None = None) -> Gener
         entry["got"] += len(job_tasks)
         for reason, n in rejections.items():
             report.rejections[f"{job.template}: {reason}"] = report.rejections.get(f"{job.template}: {reason}", 0) + n
+    tasks, dropped = distinct_tasks(tasks)
+    for reason, n in sorted(dropped.items()):
+        report.rejections[f"dedupe: {reason}"] = n
     if not tasks:
         raise PolyBenchError("no task matched the selection (templates, difficulties, scale); nothing was written")
-    write_outputs(config.out_dir, tasks, sources, kb_version, config.seed)
+    write_outputs(config.out_dir, tasks, sources, kb_version, config.seed, generator_version())
     report.tasks = len(tasks)
     report.seconds = round(time.perf_counter() - t0, 2)
     return report

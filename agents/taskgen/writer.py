@@ -7,6 +7,7 @@ folder and temp files, which the next run removes (`remove_leftovers`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,6 +32,36 @@ def flat_record(task: Task) -> dict:
     return data
 
 
+def task_set_hash(tasks: list[Task]) -> str:
+    """sha256 (16 hex) of the task set as tasks.jsonl holds it: equal on any machine for equal content."""
+    digest = hashlib.sha256()
+    for task in tasks:
+        digest.update((task.model_dump_json() + "\n").encode())
+    return digest.hexdigest()[:16]
+
+
+def named_shares(tasks: list[Task], split: str = "test") -> dict[str, float]:
+    """Of a split's tasks that show polymers: the share showing a named one; of the polymers shown, the
+    share with a name."""
+    showing = [t for t in tasks if t.split == split and t.params.polymers]
+    shown = {r.psmiles: r.name for t in showing for r in t.params.polymers}
+    return {"tasks_showing_a_named_polymer": round(sum(any(r.name for r in t.params.polymers) for t in showing)
+                                                   / max(len(showing), 1), 4),
+            "polymers_shown_with_a_name": round(sum(1 for n in shown.values() if n) / max(len(shown), 1), 4),
+            "tasks_showing_polymers": len(showing)}
+
+
+def licence_counts(tasks: list[Task], sources: pd.DataFrame) -> dict[str, int]:
+    """Tasks per licence of the sources their golds derive from (structure-only tasks counted apart)."""
+    licence = dict(zip(sources["source_id"], sources["licence"]))
+    structure_only = "(structure only: RDKit features of the repeat unit)"
+    found: Counter = Counter()
+    for task in tasks:
+        for name in sorted({licence.get(s, "unknown") for s in task.source_ids}) or [structure_only]:
+            found[name] += 1
+    return dict(found)
+
+
 def counts(tasks: list[Task]) -> dict[str, dict[str, int]]:
     """Counts per category, difficulty, split, template and skill (for the card and the CLI summary)."""
     return {
@@ -47,13 +78,15 @@ def _table(title: str, data: dict[str, int]) -> str:
     return f"### {title}\n\n| {title} | tasks |\n|---|---|\n{rows}\n"
 
 
-def dataset_card(tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> str:
+def dataset_card(tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int, generator: str = "") -> str:
     """README.md of the HF folder: YAML config (splits -> files), counts, skills, sources and licences."""
     stats = counts(tasks)
     splits = sorted(stats["split"])
     yaml_files = "\n".join(f"      - split: {s}\n        path: data/{s}.parquet" for s in splits)
     skill_rows = "\n".join(f"| {k} | {SKILLS[k]} | {stats['skill'].get(k, 0):,} |" for k in SKILLS)
     source_rows = "\n".join(f"| {r.source_id} | {r.kind} | {r.licence} |" for r in sources.itertuples())
+    licence_rows = "\n".join(f"| {k} | {v:,} |" for k, v in sorted(licence_counts(tasks, sources).items()))
+    named = named_shares(tasks)
     return f"""---
 configs:
   - config_name: default
@@ -63,8 +96,9 @@ license: other
 ---
 # PolyBench tasks
 
-{len(tasks):,} polymer design tasks in six categories, generated from PolyBench KB `{kb_version}` with seed {seed}
-(schema version {SCHEMA_VERSION}). Nested fields (`gold`, `constraints`, `sub_questions`, `params`) are JSON text;
+{len(tasks):,} polymer design tasks in six categories, generated from PolyBench KB `{kb_version}` (a hash of its
+content) with seed {seed} by generator `{generator}` (a hash of its code and library versions); task set hash
+`{task_set_hash(tasks)}` (sha256 of tasks.jsonl; README.md says how to reproduce it). Schema version {SCHEMA_VERSION}. Nested fields (`gold`, `constraints`, `sub_questions`, `params`) are JSON text;
 `agents.schema.Task` parses a row back. Splits are by polymer: no polymer of one split appears in another.
 Golds of property questions are measured KB values (median per polymer, property and kind), never model
 estimates.
@@ -79,6 +113,13 @@ estimates.
 |---|---|---|
 {skill_rows}
 
+### named polymers (test split)
+
+{named["tasks_showing_a_named_polymer"]:.1%} of the {named["tasks_showing_polymers"]:,} test tasks that show polymers show
+at least one named polymer; {named["polymers_shown_with_a_name"]:.1%} of the distinct polymers they show have a name.
+Named, measured polymers are drawn first; SMiPoly's unnamed virtual polymers appear where a question is
+about structure or synthesis.
+
 ### sources and licences used
 
 The tasks derive from these KB sources; their licences apply (some are non-commercial or share-alike).
@@ -86,13 +127,20 @@ The tasks derive from these KB sources; their licences apply (some are non-comme
 | source | kind | licence |
 |---|---|---|
 {source_rows}
+
+Tasks per licence of the sources their golds derive from (a task with several sources counts under each):
+
+| licence | tasks |
+|---|---|
+{licence_rows}
 """
 
 
 STAGING, OLD_HF = ".final.tmp", ".hf.old"
 
 
-def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int) -> None:
+def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_version: str, seed: int,
+                  generator: str = "") -> None:
     """tasks.jsonl, tasks.parquet and hf/ (data/<split>.parquet + README.md) under out_dir."""
     stage = out_dir / STAGING
     shutil.rmtree(stage, ignore_errors=True)
@@ -104,8 +152,10 @@ def write_outputs(out_dir: Path, tasks: list[Task], sources: pd.DataFrame, kb_ve
     (hf / "data").mkdir(parents=True, exist_ok=True)
     for split, part in frame.groupby("split"):
         part.reset_index(drop=True).to_parquet(hf / "data" / f"{split}.parquet", index=False)
-    atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed))
-    atomic_write_text(stage / "counts.json", json.dumps(counts(tasks), indent=1))
+    atomic_write_text(hf / "README.md", dataset_card(tasks, sources, kb_version, seed, generator))
+    summary = {"task_set_hash": task_set_hash(tasks), "kb_version": kb_version, "generator_version": generator,
+               "seed": seed, "named_test": named_shares(tasks), **counts(tasks)}
+    atomic_write_text(stage / "counts.json", json.dumps(summary, indent=1))
     _publish(stage, out_dir)
 
 

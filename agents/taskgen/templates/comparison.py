@@ -20,33 +20,18 @@ from agents.taskgen.base import (
     make_task,
     polymer_refs,
 )
+from agents.taskgen.lookup import Measured, measured, pick_separated, separated
 from agents.taskgen.registry import register
-from agents.taskgen.templates.prediction import (
-    ValueIndex,
-    pick_separated,
-    property_phrase,
-    separated,
-    sources_of,
-    unit_text,
-    value_answer,
-    value_index,
-    value_text,
-)
+from agents.taskgen.tolerances import value_answer
+from agents.taskgen.wording import ALT_UNITS, in_unit, property_phrase, value_text
 from kb.properties import get_property
 from kb.units import convert
 
-# Other units a canonical unit is often reported in (for the unit-twist variant).
-ALT_UNITS: dict[str, tuple[str, ...]] = {
-    "K": ("degC", "degF"), "g/cm3": ("kg/m3",), "W/(m K)": ("mW/(m K)",), "Barrer": ("cm3(STP) cm/(cm2 s cmHg)",),
-    "J/(kg K)": ("J/(g K)",), "1/K": ("ppm/K",), "angstrom": ("nm",), "angstrom2": ("nm2",),
-    "J/cm3": ("cal/cm3",), "cm2/s": ("m2/s",), "mm2/s": ("cm2/s",),
-}
-SHOWN_UNIT = {"degC": "°C", "degF": "°F"}
 CONVERSION_TOLERANCE = 0.01  # relative, for convert-unit sub-answers
 
 
-def _medians(index: ValueIndex, ids: list[int], prop: str, kind: str) -> list[tuple[float, float, float]]:
-    return [index.rows[(pid, prop, kind)][:3] for pid in ids]
+def _medians(look: Measured, ids: list[int], prop: str, kind: str) -> list[tuple[float, float, float]]:
+    return [look.row((pid, prop, kind)) for pid in ids]
 
 
 def _all_separated(prop: str, rows: list[tuple[float, float, float]]) -> bool:
@@ -70,9 +55,10 @@ def _params(ctx: TemplateContext, ids: list[int], prop: str, kind: str, **more) 
                       unit=get_property(prop).unit, **more)
 
 
-def _sample_pair(ctx: TemplateContext, rng: np.random.Generator,
-                 units: tuple[str, ...] | None = None) -> Draw | Rejected:
-    group = value_index(ctx.pools).pick_group(rng, 2, units)
+def _sample_pair(ctx: TemplateContext, rng: np.random.Generator, quoted: bool = False) -> Draw | Rejected:
+    look = measured(ctx.pools, quoted)
+    only = frozenset(k for k in look.by_pk if k[0] in ALT_UNITS) if quoted else None
+    group = look.pick_group(rng, 2, only=only)
     if group is None:
         return Rejected("no property with 2 values in the split")
     picked = pick_separated(group, rng, 2, tries=30)
@@ -83,19 +69,20 @@ def _sample_pair(ctx: TemplateContext, rng: np.random.Generator,
 
 
 def _lookup_subs(ctx: TemplateContext, ids: list[int], prop: str, kind: str) -> list[SubQuestion]:
-    index, phrase = value_index(ctx.pools), property_phrase(prop, kind)
+    look, phrase = measured(ctx.pools), property_phrase(prop, kind)
     return [SubQuestion(id=f"value_{LETTERS[i]}", skill="look-up-property",
-                        question=f"What is the {phrase} of polymer {LETTERS[i]} in {unit_text(prop)}?",
-                        gold=value_answer(prop, index.rows[(pid, prop, kind)][0])) for i, pid in enumerate(ids)]
+                        question=f"What is the {phrase} of polymer {LETTERS[i]}{in_unit(get_property(prop).unit)}?",
+                        gold=value_answer(prop, look.value[(pid, prop, kind)])) for i, pid in enumerate(ids)]
 
 
 class _Base(TemplateDefaults):
     category = "property_comparison"
+    quoted = False  # whether the polymers come from those whose values a question may print
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
         """The gold must follow from the KB medians of the task's polymers, every pair separated."""
         p = task.params
-        rows = _medians(value_index(ctx.pools), ids_in_question_order(task), p.property, p.kind)
+        rows = _medians(measured(ctx.pools, self.quoted), ids_in_question_order(task), p.property, p.kind)
         if not _all_separated(p.property, rows):
             return "compared values are not clearly separated"
         values = [r[0] for r in rows]
@@ -127,15 +114,15 @@ class PairHigher(_Base):
 
     def compose(self, ctx, draw):
         ids, prop, kind, direction = draw.polymer_ids, draw.params["prop"], draw.params["kind"], draw.params["direction"]
-        index = value_index(ctx.pools)
-        letter = _winner([r[0] for r in _medians(index, ids, prop, kind)], direction)
+        look = measured(ctx.pools, self.quoted)
+        letter = _winner([r[0] for r in _medians(look, ids, prop, kind)], direction)
         question = self.question(ctx, draw)
         subs = self.subs(ctx, draw, letter)
         return make_task(self, ctx, difficulty=self.difficulty, question=question,
                          gold=Answer(type="choice", choice=letter),
                          options=lettered([ctx.pools.display_name(p) for p in ids]), sub_questions=subs,
                          composition=f"the polymer with the {direction} value from the steps" if subs else None,
-                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]),
+                         polymer_ids=ids, source_ids=look.sources_of([(p, prop, kind) for p in ids]),
                          params=self.params(ctx, draw))
 
     def params(self, ctx: TemplateContext, draw: Draw) -> TaskParams:
@@ -170,15 +157,16 @@ class PairHigherUnits(PairHigherStepwise):
     """Two given values in different units (often in the misleading order): which is higher / lower?"""
 
     name = "pair_higher_units"
+    quoted = True  # it prints both values: they come from polymers no other task asks about
 
     def sample(self, ctx, rng):
-        draw = _sample_pair(ctx, rng, tuple(ALT_UNITS))
+        draw = _sample_pair(ctx, rng, quoted=True)
         if isinstance(draw, Rejected):
             return draw
         unit = get_property(draw.params["prop"]).unit
-        a, b = (r[0] for r in _medians(value_index(ctx.pools), draw.polymer_ids, draw.params["prop"],
+        a, b = (r[0] for r in _medians(measured(ctx.pools, True), draw.polymer_ids, draw.params["prop"],
                                        draw.params["kind"]))
-        choices = [unit, *ALT_UNITS[unit]]
+        choices = [unit, *ALT_UNITS[draw.params["prop"]]]
         pairs = [(ua, ub) for ua in choices for ub in choices if ua != ub]
         misleading = [(ua, ub) for ua, ub in pairs if (convert(a, unit, ua) > convert(b, unit, ub)) != (a > b)]
         pool = misleading if misleading and rng.random() < 0.75 else pairs
@@ -189,11 +177,11 @@ class PairHigherUnits(PairHigherStepwise):
         """The two values as the question shows them: 4 significant digits in their units."""
         prop, kind = draw.params["prop"], draw.params["kind"]
         unit = get_property(prop).unit
-        rows = _medians(value_index(ctx.pools), draw.polymer_ids, prop, kind)
+        rows = _medians(measured(ctx.pools, True), draw.polymer_ids, prop, kind)
         return [(float(f"{convert(r[0], unit, u):.4g}"), u) for r, u in zip(rows, draw.params["units"])]
 
     def question(self, ctx, draw):
-        listed = "; ".join(f"polymer {LETTERS[i]}, {ctx.pools.display_name(p)}: {value_text(v, SHOWN_UNIT.get(u, u))}"
+        listed = "; ".join(f"polymer {LETTERS[i]}, {ctx.pools.display_name(p)}: {value_text(v, u)}"
                            for i, (p, (v, u)) in enumerate(zip(draw.polymer_ids, self.shown(ctx, draw))))
         return (f"Two polymers and their {property_phrase(draw.params['prop'], draw.params['kind'])}: {listed}. "
                 f"Which polymer has the {draw.params['direction']} value?")
@@ -225,7 +213,7 @@ class RankByProperty(_Base):
 
     def sample(self, ctx, rng):
         k = int(rng.choice([3, 4, 5], p=[0.4, 0.3, 0.3]))
-        group = value_index(ctx.pools).pick_group(rng, 2 * k)
+        group = measured(ctx.pools).pick_group(rng, 2 * k)
         if group is None:
             return Rejected(f"no property with {2 * k} values in the split")
         picked = pick_separated(group, rng, k, tries=80)
@@ -236,8 +224,8 @@ class RankByProperty(_Base):
 
     def compose(self, ctx, draw):
         ids, prop, kind, order = draw.polymer_ids, draw.params["prop"], draw.params["kind"], draw.params["order"]
-        index = value_index(ctx.pools)
-        gold = _ranking([r[0] for r in _medians(index, ids, prop, kind)], order)
+        look = measured(ctx.pools)
+        gold = _ranking([r[0] for r in _medians(look, ids, prop, kind)], order)
         words = "highest to lowest" if order == "descending" else "lowest to highest"
         joiner, first = (">", "highest") if order == "descending" else ("<", "lowest")
         listed = "\n".join(f"{LETTERS[i]}) {ctx.pools.display_name(p)}" for i, p in enumerate(ids))
@@ -250,7 +238,7 @@ class RankByProperty(_Base):
                             depends_on=[f"value_{LETTERS[i]}" for i in range(len(ids))])]
         return make_task(self, ctx, difficulty=3 if len(ids) == 3 else 4, question=question, gold=gold,
                          sub_questions=subs, composition=f"sort the looked-up values from {words}",
-                         polymer_ids=ids, source_ids=sources_of(index, [(p, prop, kind) for p in ids]),
+                         polymer_ids=ids, source_ids=look.sources_of([(p, prop, kind) for p in ids]),
                          params=_params(ctx, ids, prop, kind, order=order))
 
     def compose_from_subs(self, task):

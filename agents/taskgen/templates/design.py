@@ -2,7 +2,7 @@
 
 Design golds are measured KB polymers of the split, but any polymer meeting every constraint is right:
 `check_design_answer` verifies an answer against a split's Pools or against the KB (a KBView). Routes come
-from the split's SMiPoly links (conceptual.link_table).
+from the split's SMiPoly links (agents.taskgen.links).
 """
 
 from __future__ import annotations
@@ -22,21 +22,18 @@ from agents.taskgen.base import (
     TemplateDefaults,
     labelled_ids,
     make_task,
+    one_correct,
     polymer_refs,
     shuffled_choice,
 )
+from agents.taskgen.links import SMIPOLY_SOURCE, group_count, link_table
+from agents.taskgen.lookup import measured
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
-from agents.taskgen.templates.conceptual import (
-    SMIPOLY_SOURCE,
-    group_count,
-    key_of,
-    link_table,
-    one_correct,
-)
+from agents.taskgen.wording import constraint_text
 from kb.assemble import polymer_id_of
 from kb.errors import InvalidPolymerError, UnknownPropertyError
-from kb.features import FUNCTIONAL_GROUPS, GROUP_COLUMNS, features_of
+from kb.features import GROUP_COLUMNS, features_of
 from kb.properties import get_property
 from kb.repeat_unit import to_mol, to_repeat_unit
 from kb.units import UnitError, convert
@@ -49,8 +46,6 @@ from tools.synthesis import POLYMER_CLASSES
 
 DESIGN_GROUPS = ("ester", "amide", "imide", "ether", "carbonate", "urethane", "sulfone", "siloxane", "ketone",
                  "nitrile", "hydroxyl", "carboxylic_acid", "fluoro", "chloro", "phenyl", "alkene", "thioether")
-KIND_WORDS = {"experimental": "experimental", "md_simulated": "MD-simulated", "dft": "DFT-computed",
-              "synthetic": "synthetic"}
 MIN_POLYMERS = 20     # a (property, kind) needs this many polymers in the split to be constrained
 MIN_SOLUTIONS = 3     # at least this many split polymers must meet all constraints
 MAX_SHARE = 0.5       # ... but at most this share of the polymers that have the constrained values
@@ -89,14 +84,15 @@ def _build_index(pools: Pools) -> DesignIndex:
     for p, prop, kind, v, src in zip(pid.tolist(), rows["property"], rows["kind"], rows["value"], rows["sources"]):
         values.setdefault(p, {})[(prop, kind)] = float(v)
         sources[(p, prop, kind)] = str(src)
-    linear = rows[pools.polymers["status"].reindex(pid).to_numpy() == "linear"]
-    counts = linear.groupby(["property", "kind"]).size()
-    linear = linear.set_index(["property", "kind"]).loc[counts.index[counts >= MIN_POLYMERS]].reset_index()
-    ids = np.unique(linear["polymer_id"].to_numpy(dtype=np.int64))
+    look = measured(pools)  # golds and ranges come from the polymers whose values questions may ask about
+    constrainable = {k: m for k, m in look.by_pk.items() if len(m) >= MIN_POLYMERS}
+    ids = np.unique(np.concatenate(list(constrainable.values()))) if constrainable else np.zeros(0, np.int64)
     ranked, keys_of = {}, {}
-    for key, group in linear.sort_values("value", kind="stable").groupby(["property", "kind"]):
-        members = group["polymer_id"].to_numpy(dtype=np.int64)
-        ranked[key] = np.searchsorted(ids, members), group["value"].to_numpy(dtype=float)
+    for key in sorted(constrainable):
+        members = constrainable[key]
+        order = np.argsort([look.value[(int(m), *key)] for m in members], kind="stable")
+        members = members[order]
+        ranked[key] = np.searchsorted(ids, members), np.array([look.value[(int(m), *key)] for m in members])
         for p in members.tolist():
             keys_of.setdefault(p, []).append(key)
     present = pools.polymers.loc[ids, [GROUP_COLUMNS[g] for g in DESIGN_GROUPS]].to_numpy() > 0
@@ -113,21 +109,6 @@ def _nice(x: float, down: bool) -> float:
     step = 10 ** (math.floor(math.log10(abs(x))) - 1)
     y = float(f"{(math.floor if down else math.ceil)(x / step) * step:.3g}")
     return y if (y <= x if down else y >= x) else float(f"{y + (-step if down else step):.3g}")
-
-
-def constraint_text(c: Constraint) -> str:
-    """A constraint in words for a question (Constraint.describe is the terse form for traces)."""
-    if c.type == "property_range":
-        prop = get_property(c.property or "")
-        unit = "" if prop.unit == "-" else f" {c.unit or prop.unit}"
-        what = f"{KIND_WORDS.get(c.kind or '', 'measured')} {prop.description} (`{prop.name}`)"
-        if c.min is not None and c.max is not None:
-            return f"{what} between {c.min:g} and {c.max:g}{unit}"
-        return f"{what} of at least {c.min:g}{unit}" if c.min is not None else f"{what} of at most {c.max:g}{unit}"
-    if c.type in ("require_group", "forbid_group"):
-        what = "has at least one" if c.type == "require_group" else "has no"
-        return f"{what} `{c.group}` group: {FUNCTIONAL_GROUPS[c.group or ''].description}"
-    return f"is a {c.value} (SMiPoly polymerization class or backbone-linkage class)"
 
 
 @register
@@ -197,7 +178,7 @@ class DesignPolymer:
 
     def compose(self, ctx, draw):
         gold, constraints = draw.polymer_ids[0], draw.params["constraints"]
-        key = key_of(ctx.pools, gold)
+        key = ctx.pools.key_of(gold)
         texts = [constraint_text(c) for c in constraints]
         subs = [SubQuestion(id=f"check_{i + 1}", skill="check-constraint", gold=Answer(type="yes_no", yes=True),
                             question=f"Does your candidate polymer meet requirement ({i + 1}): {text}?")
@@ -252,7 +233,7 @@ def check_design_answer(source: Pools | KBView, task: Task, psmiles: str) -> tup
 def _facts(source: Pools | KBView, text: str) -> _Facts | str:
     """What the constraints are checked against; a str is why the answer is not a usable polymer."""
     pid = polymer_id_of(text)
-    if isinstance(source, Pools) and pid in source.polymers.index and key_of(source, pid) == text:
+    if isinstance(source, Pools) and pid in source.polymers.index and source.key_of(pid) == text:
         key = text  # already a canonical KB key: skip the canonicalisation (a few ms)
     else:
         try:
@@ -263,7 +244,7 @@ def _facts(source: Pools | KBView, text: str) -> _Facts | str:
             return f"{text!r} is not a linear repeat unit with two * ends ({unit.status})"
         key, pid = unit.key, polymer_id_of(unit.key)
     if isinstance(source, Pools):
-        in_kb = pid in source.polymers.index and key_of(source, pid) == key
+        in_kb = pid in source.polymers.index and source.key_of(pid) == key
         values = design_index(source).values.get(pid, {}) if in_kb else {}
         count = partial(group_count, source, pid) if in_kb else _counter(key)
         link_class = link_table(source).class_of.get(pid)

@@ -21,12 +21,20 @@ from kb.features import FUNCTIONAL_GROUPS, GROUP_COLUMNS
 LINKAGES = [g for g in FUNCTIONAL_GROUPS if g not in {"fluoro", "chloro", "bromo", "aromatic_ring", "phenyl"}]
 
 
-def _linear_ids(ctx: TemplateContext) -> np.ndarray:
-    """Ids of the split's linear polymers (computed once per pool)."""
-    if "linear_ids" not in ctx.pools.cache:
+# Which polymers a structural question is about: named ones first (the polymers people design with), then
+# measured ones, then SMiPoly's virtual polymers (structure questions need no measured value).
+TIER_WEIGHTS = {"named": 0.5, "measured": 0.3, "any": 0.2}
+MAX_VALUE_SHARE = 0.08  # a counted answer (rings, backbone atoms) may repeat in at most this share of tasks
+
+
+def _tiers(ctx: TemplateContext) -> dict[str, np.ndarray]:
+    """Polymer ids of the split per tier (computed once per pool; every polymer of the pools is linear)."""
+    if "tiers" not in ctx.pools.cache:
         polymers = ctx.pools.polymers
-        ctx.pools.cache["linear_ids"] = polymers.index[polymers["status"] == "linear"].to_numpy()
-    return ctx.pools.cache["linear_ids"]
+        ids = polymers.index.to_numpy()
+        ctx.pools.cache["tiers"] = {"named": ids[polymers["name"].notna().to_numpy()],
+                                    "measured": ids[(polymers["n_measurements"] > 0).to_numpy()], "any": ids}
+    return ctx.pools.cache["tiers"]
 
 
 def _val(ctx: TemplateContext, pid: int, column: str):
@@ -40,11 +48,65 @@ def _val(ctx: TemplateContext, pid: int, column: str):
     return arrays[column][cache["positions"][pid]]
 
 
+def _from_tiers(rng: np.random.Generator, tiers: dict[str, np.ndarray]) -> int | None:
+    """One id: a tier by TIER_WEIGHTS (among the non-empty ones), then a polymer of it."""
+    names = [t for t in TIER_WEIGHTS if len(tiers[t])]
+    if not names:
+        return None
+    weights = np.array([TIER_WEIGHTS[t] for t in names])
+    chosen = tiers[names[int(rng.choice(len(names), p=weights / weights.sum()))]]
+    return int(chosen[rng.integers(len(chosen))])
+
+
 def _pick(ctx: TemplateContext, rng: np.random.Generator, n: int = 1) -> list[int] | Rejected:
-    ids = _linear_ids(ctx)
-    if len(ids) < n:
-        return Rejected("not enough linear polymers in the split")
-    return [int(i) for i in rng.choice(ids, size=n, replace=False)]
+    """n distinct polymers, each drawn named-first."""
+    picked: list[int] = []
+    for _ in range(4 * n):
+        pid = _from_tiers(rng, _tiers(ctx))
+        if pid is not None and pid not in picked:
+            picked.append(pid)
+        if len(picked) == n:
+            return picked
+    return Rejected("not enough polymers in the split")
+
+
+def value_weights(counts: np.ndarray, max_share: float = MAX_VALUE_SHARE) -> np.ndarray:
+    """Weights per distinct value that cap every value's share at max_share where the values allow it:
+    weight = min(count, cap) with the largest cap that keeps cap / sum(min(count, cap)) <= max_share
+    (a cap of 1, i.e. uniform over values, when even that cannot)."""
+    best = 1
+    for cap in sorted({int(c) for c in counts}):
+        if cap / np.minimum(counts, cap).sum() <= max_share:
+            best = cap
+    return np.minimum(counts, best).astype(float)
+
+
+def _pick_stratified(ctx: TemplateContext, rng: np.random.Generator, column: str,
+                     positive: str | None = None) -> list[int] | Rejected:
+    """A polymer whose `column` value is drawn with capped shares (so a constant guess rarely passes), then
+    the polymer named-first among those with that value; only polymers whose `positive` column is > 0."""
+    key = f"strata:{column}:{positive}"
+    if key not in ctx.pools.cache:
+        values = ctx.pools.polymers[column].to_numpy(dtype=float)
+        ok = np.isfinite(values)
+        if positive:
+            ok &= np.nan_to_num(ctx.pools.polymers[positive].to_numpy(dtype=float)) > 0
+        values = np.where(ok, values, np.nan)
+        distinct, counts = np.unique(values[ok], return_counts=True)
+        weights = value_weights(counts)
+        tiers = _tiers(ctx)
+        ids = ctx.pools.polymers.index.to_numpy()
+        by_value = {}
+        for v in distinct:
+            members = set(ids[values == v].tolist())
+            by_value[v] = {t: np.array(sorted(members.intersection(tiers[t].tolist())), dtype=np.int64)
+                           for t in TIER_WEIGHTS}
+        ctx.pools.cache[key] = (distinct, weights / weights.sum() if len(weights) else weights, by_value)
+    distinct, p, by_value = ctx.pools.cache[key]
+    if not len(distinct):
+        return Rejected(f"no polymer with a {column} value")
+    pid = _from_tiers(rng, by_value[distinct[int(rng.choice(len(distinct), p=p))]])
+    return [pid] if pid is not None else Rejected(f"no polymer with that {column} value")
 
 
 def _one(ctx: TemplateContext, pid: int, asked: str, unit: str | None = None) -> TaskParams:
@@ -97,18 +159,24 @@ class AromaticRingCount(_Base):
     """How many aromatic rings does one repeat unit contain?"""
 
     name = "aromatic_ring_count"
+    version = "2"
+    SEGMENTS = (1, 2, 3, 4, 5, 6, 7, 8)  # repeat units counted: spreads the answers (few units carry > 6 rings)
 
     def sample(self, ctx, rng):
-        picked = _pick(ctx, rng)
-        return picked if isinstance(picked, Rejected) else Draw(picked)
+        picked = _pick_stratified(ctx, rng, "aromatic_rings")
+        if isinstance(picked, Rejected):
+            return picked
+        return Draw(picked, {"units": int(self.SEGMENTS[int(rng.integers(len(self.SEGMENTS)))])})
 
     def compose(self, ctx, draw):
-        pid = draw.polymer_ids[0]
+        pid, units = draw.polymer_ids[0], draw.params["units"]
         n = int(_val(ctx, pid, "aromatic_rings"))
-        question = f"How many aromatic rings are in one repeat unit of {ctx.pools.display_name(pid)}?"
+        where = "one repeat unit" if units == 1 else f"a chain segment of {units} repeat units"
+        question = f"How many aromatic rings are in {where} of {ctx.pools.display_name(pid)}?"
+        params = _one(ctx, pid, "aromatic_rings").model_copy(update={"repeat_units": units})
         return make_task(self, ctx, difficulty=1, question=question,
-                         gold=Answer(type="number", number=float(n), tolerance=0.0), polymer_ids=[pid],
-                         params=_one(ctx, pid, "aromatic_rings"))
+                         gold=Answer(type="number", number=float(n * units), tolerance=0.0), polymer_ids=[pid],
+                         params=params)
 
 
 @register
@@ -144,23 +212,20 @@ class RepeatUnitWeight(_Base):
 
 @register
 class BackboneAtoms(_Base):
-    """How many heavy atoms lie on the backbone (the path between the two attachment points, rings included)?"""
+    """How many heavy atoms lie on the backbone (on some simple path between the two attachment points)?"""
 
     name = "backbone_atoms"
 
     def sample(self, ctx, rng):
-        picked = _pick(ctx, rng)
-        if isinstance(picked, Rejected):
-            return picked
-        if _val(ctx, picked[0], "sidechain_atoms") == 0:
-            return Rejected("no side chain: the question would be trivial")
-        return Draw(picked)
+        picked = _pick_stratified(ctx, rng, "backbone_atoms", positive="sidechain_atoms")  # else trivial
+        return picked if isinstance(picked, Rejected) else Draw(picked)
 
     def compose(self, ctx, draw):
         pid = draw.polymer_ids[0]
         question = (f"In the repeat unit of {ctx.pools.display_name(pid)}, how many heavy atoms are in the "
-                    f"backbone (on the path between the two * ends, counting every atom of a ring the path "
-                    f"passes through) rather than in side chains?")
+                    f"backbone, i.e. lie on some path between the two * ends that visits no atom twice? Every "
+                    f"atom of a ring the chain runs through counts; pendant atoms (such as a C=O oxygen), side "
+                    f"groups and rings hanging off a single backbone atom (cardo rings) do not.")
         return make_task(self, ctx, difficulty=2, question=question,
                          gold=Answer(type="number", number=float(_val(ctx, pid, "backbone_atoms")), tolerance=0.0),
                          polymer_ids=[pid], params=_one(ctx, pid, "backbone_atoms"))
@@ -220,6 +285,7 @@ class ValidRepeatUnit(_Base):
     """Is this string a valid linear repeat unit (parsable, exactly two * ends)?"""
 
     name = "valid_repeat_unit"
+    version = "2"
     HOW = ("valid", "one_star", "three_stars", "unclosed_branch")
 
     def sample(self, ctx, rng):
@@ -227,14 +293,19 @@ class ValidRepeatUnit(_Base):
         if isinstance(picked, Rejected):
             return picked
         weights = np.array([3.0, 1.0, 1.0, 1.0]) / 6.0  # half the questions show a valid unit
-        return Draw(picked, {"how": self.HOW[int(rng.choice(len(self.HOW), p=weights))]})
+        return Draw(picked, {"how": self.HOW[int(rng.choice(len(self.HOW), p=weights))],
+                             "writing": int(rng.integers(1 << 30))})
 
     def compose(self, ctx, draw):
+        from rdkit import Chem
+
         from kb.errors import InvalidPolymerError
         from kb.repeat_unit import to_repeat_unit
 
-        pid = draw.polymer_ids[0]
-        text = _corrupted(str(_val(ctx, pid, "key")), draw.params["how"])
+        pid = draw.polymer_ids[0]  # a random writing of the unit: valid and broken ones alike are distinct
+        (writing,) = Chem.MolToRandomSmilesVect(Chem.MolFromSmiles(str(_val(ctx, pid, "key"))), 1,
+                                                randomSeed=draw.params["writing"])
+        text = _corrupted(writing, draw.params["how"])
         try:
             valid = to_repeat_unit(text).status == "linear"
         except InvalidPolymerError:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from agents.schema import Answer, Constraint, SubQuestion, Task, TaskParams
 from agents.taskgen.base import Draw, Rejected, TemplateContext, labelled_ids, make_task, polymer_refs
+from agents.taskgen.lookup import GROUP_INDEX, Measured, measured, spread_in_tolerances
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
-    GROUP_INDEX,
-    MeasuredValues,
     ReasoningTemplate,
     cached_lookup,
     clear_of,
-    group_words,
-    in_unit_words,
-    quantity_words,
-    sources_of,
     threshold_cuts,
-    unit_words,
-    values_of,
 )
 from agents.taskgen.tolerances import LOG_TOLERANCE, tolerance_for
+from agents.taskgen.wording import constraint_text, group_words, in_unit, property_phrase
 from kb.features import GROUP_COLUMNS
 from kb.properties import get_property
 
@@ -32,28 +24,13 @@ FILTER_MIN_POLYMERS = 6    # a (property, kind) needs this many polymers to seed
 FILTER_MIN_SPREAD = 4.0    # ... and its 10-90 % range must span this many tolerances
 
 
-def _meets(c: Constraint, pools: Pools, look: MeasuredValues, pid: int) -> bool:
+def _meets(c: Constraint, pools: Pools, look: Measured, pid: int) -> bool:
     """Whether a polymer meets one filter constraint (values in the constraint's, i.e. canonical, unit)."""
     if c.type == "property_range":
         v = look.value[(pid, c.property, c.kind)]
         return (c.min is None or v >= c.min) and (c.max is None or v <= c.max)
     present = bool(look.groups[pid][GROUP_INDEX[c.group]] > 0)
     return present if c.type == "require_group" else not present
-
-
-def _range_text(c: Constraint) -> str:
-    what, unit = quantity_words(c.property, c.kind), unit_words(c.unit)
-    if c.min is not None and c.max is not None:
-        return f"{what} between {c.min:g} and {c.max:g}{unit}"
-    return f"{what} at least {c.min:g}{unit}" if c.min is not None else f"{what} at most {c.max:g}{unit}"
-
-
-def _constraint_text(c: Constraint) -> str:
-    if c.type == "property_range":
-        return _range_text(c)
-    if c.type == "require_group":
-        return f"the repeat unit contains at least one {group_words(c.group)}"
-    return f"the repeat unit contains no {group_words(c.group)}"
 
 
 # --- 1. multi-constraint filtering ----------------------------------------------------------------------
@@ -71,7 +48,7 @@ def _range_constraint(prop: str, kind: str, values: list[float], rng: np.random.
     return Constraint(type="property_range", property=prop, kind=kind, unit=unit, **{side: cut})
 
 
-def _group_constraint(look: MeasuredValues, ids: list[int], rng: np.random.Generator,
+def _group_constraint(look: Measured, ids: list[int], rng: np.random.Generator,
                       exclude: str | None = None) -> Constraint | None:
     share = np.sum([look.groups[i] > 0 for i in ids], axis=0)
     mixed = [g for g, n in zip(GROUP_COLUMNS, share) if 0 < n < len(ids) and g != exclude]
@@ -83,17 +60,14 @@ def _group_constraint(look: MeasuredValues, ids: list[int], rng: np.random.Gener
 
 def _build_filter_seeds(pools: Pools) -> list[tuple[str, str]]:
     """(property, kind)s with enough polymers whose values spread over several tolerances (so they split)."""
-    look, seeds = values_of(pools), []
+    look, seeds = measured(pools), []
     for (prop, kind), ids in sorted(look.by_pk.items()):
         if len(ids) < FILTER_MIN_POLYMERS:
             continue
-        low, mid, high = np.percentile([look.value[(int(i), prop, kind)] for i in ids], [10, 50, 90])
-        if get_property(prop).log_scale:
-            spread = math.log10(high / low) / LOG_TOLERANCE if low > 0 else 0.0
-        else:
-            tol = tolerance_for(prop, mid)["tolerance"]
-            spread = (high - low) / tol if tol > 0 else 0.0
-        if spread >= FILTER_MIN_SPREAD:
+        values = np.array([look.value[(int(i), prop, kind)] for i in ids])
+        log = get_property(prop).log_scale
+        tol = LOG_TOLERANCE if log else tolerance_for(prop, float(np.median(values)))["tolerance"]
+        if spread_in_tolerances(values, tol, log) >= FILTER_MIN_SPREAD:
             seeds.append((prop, kind))
     return seeds
 
@@ -105,7 +79,7 @@ class ConstraintFilter(ReasoningTemplate):
     name = "constraint_filter"
 
     def sample(self, ctx: TemplateContext, rng: np.random.Generator) -> Draw | Rejected:
-        pools, look = ctx.pools, values_of(ctx.pools)
+        pools, look = ctx.pools, measured(ctx.pools)
         seeds = cached_lookup(pools, "filter_seeds", _build_filter_seeds)
         if not seeds:
             return Rejected("no property with enough spread-out values")
@@ -130,7 +104,7 @@ class ConstraintFilter(ReasoningTemplate):
         return Draw(ids, {"constraints": picked})
 
     def compose(self, ctx: TemplateContext, draw: Draw) -> Task | Rejected:
-        pools, look = ctx.pools, values_of(ctx.pools)
+        pools, look = ctx.pools, measured(ctx.pools)
         constraints: list[Constraint] = draw.params["constraints"]
         labels = [f"P{n + 1}" for n in range(len(draw.polymer_ids))]
         subs, gold, keys = [], [], []
@@ -145,7 +119,7 @@ class ConstraintFilter(ReasoningTemplate):
                     value = look.value[key]
                     subs.append(SubQuestion(
                         id=f"{base}.value", skill="look-up-property",
-                        question=f"What is the {quantity_words(c.property, c.kind)} of {label}{in_unit_words(c.unit)}?",
+                        question=f"What is the {property_phrase(c.property, c.kind)} of {label}{in_unit(c.unit)}?",
                         gold=Answer(type="number", number=value, unit=c.unit, **tolerance_for(c.property, value))))
                 else:
                     present = bool(look.groups[pid][GROUP_INDEX[c.group]] > 0)
@@ -158,7 +132,7 @@ class ConstraintFilter(ReasoningTemplate):
                                         gold=Answer(type="yes_no", yes=meets), depends_on=[subs[-1].id]))
             if ok:
                 gold.append(label)
-        listed = "\n".join(f"{j}. {_constraint_text(c)}" for j, c in enumerate(constraints, 1))
+        listed = "\n".join(f"{j}. {constraint_text(c)}" for j, c in enumerate(constraints, 1))
         shown = "\n".join(f"{label}: {pools.display_name(pid)}" for label, pid in zip(labels, draw.polymer_ids))
         question = (f"Which of these polymers meet every constraint below? Property values are the knowledge "
                     f"base's medians of the stated kind of data.\nConstraints:\n{listed}\nPolymers:\n{shown}\n"
@@ -166,7 +140,7 @@ class ConstraintFilter(ReasoningTemplate):
         return make_task(self, ctx, difficulty=1 + len(constraints), question=question,
                          gold=Answer(type="set", items=gold), sub_questions=subs, constraints=constraints,
                          composition="a polymer is in the answer when all of its constraint checks are yes",
-                         polymer_ids=draw.polymer_ids, source_ids=sources_of(look, keys),
+                         polymer_ids=draw.polymer_ids, source_ids=look.sources_of(keys),
                          params=TaskParams(polymers=polymer_refs(pools, draw.polymer_ids, labels), asked="filter"))
 
     def compose_from_subs(self, task: Task) -> Answer:
@@ -177,7 +151,7 @@ class ConstraintFilter(ReasoningTemplate):
         return Answer(type="set", items=[label for label, ok in verdict.items() if ok])
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        pools, look, ids = ctx.pools, values_of(ctx.pools), labelled_ids(task)
+        pools, look, ids = ctx.pools, measured(ctx.pools), labelled_ids(task)
         for c in task.constraints:
             if c.type != "property_range":
                 continue

@@ -17,18 +17,16 @@ from agents.taskgen.base import (
     make_task,
     polymer_refs,
 )
+from agents.taskgen.lookup import measured
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
-    KIND_WORDS,
     ReasoningTemplate,
     cached_lookup,
-    quantity_words,
-    sources_of,
     threshold_cuts,
-    values_of,
 )
 from agents.taskgen.tolerances import GAP_FACTOR, LOG_TOLERANCE
+from agents.taskgen.wording import KIND_WORDS, property_phrase
 from kb.properties import gas_of
 
 GAS_PAIRS = (("co2", "ch4"), ("o2", "n2"), ("h2", "n2"), ("co2", "n2"), ("h2", "ch4"), ("he", "n2"))
@@ -39,7 +37,7 @@ GAS_TRIES = 8              # winners tried per gas draw before giving up
 
 def _build_gas(pools: Pools) -> dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(gas A, gas B, kind) -> polymer ids, P(A), P(B) for polymers with both permeabilities of that kind."""
-    look, table = values_of(pools), {}
+    look, table = measured(pools), {}
     for a, b in GAS_PAIRS:
         for kind in ("experimental", "md_simulated"):
             ids = [int(i) for i in look.by_pk.get((f"perm_{a}", kind), []) if (i, f"perm_{b}", kind) in look.value]
@@ -115,7 +113,7 @@ class GasTradeoff(ReasoningTemplate):
                                                   "seed": int(rng.integers(1 << 30))})
 
     def compose(self, ctx: TemplateContext, draw: Draw) -> Task | Rejected:
-        look = values_of(ctx.pools)
+        look = measured(ctx.pools)
         (a, b), kind, x = draw.params["gases"], draw.params["kind"], draw.params["threshold"]
         ga, gb = gas_of(f"perm_{a}"), gas_of(f"perm_{b}")
         order = [draw.polymer_ids[i] for i in np.random.default_rng(draw.params["seed"]).permutation(4)]
@@ -130,10 +128,10 @@ class GasTradeoff(ReasoningTemplate):
         for letter, p, va, vb in zip(LETTERS, order, pa, pb):
             subs += [
                 SubQuestion(id=f"{letter}.perm_{a}", skill="look-up-property",
-                            question=f"What is the {quantity_words(f'perm_{a}', kind)} of option {letter} in Barrer?",
+                            question=f"What is the {property_phrase(f'perm_{a}', kind)} of option {letter} in Barrer?",
                             gold=Answer(type="number", number=va, unit="Barrer", log_tolerance=LOG_TOLERANCE)),
                 SubQuestion(id=f"{letter}.perm_{b}", skill="look-up-property",
-                            question=f"What is the {quantity_words(f'perm_{b}', kind)} of option {letter} in Barrer?",
+                            question=f"What is the {property_phrase(f'perm_{b}', kind)} of option {letter} in Barrer?",
                             gold=Answer(type="number", number=vb, unit="Barrer", log_tolerance=LOG_TOLERANCE)),
                 SubQuestion(id=f"{letter}.selectivity", skill="compose",
                             question=f"What is the {ga}/{gb} selectivity P({ga})/P({gb}) of option {letter}?",
@@ -157,7 +155,7 @@ class GasTradeoff(ReasoningTemplate):
         return make_task(self, ctx, difficulty=4, question=question, gold=gold, sub_questions=subs,
                          options=options, constraints=[constraint],
                          composition="the option with the largest selectivity among those above the threshold",
-                         polymer_ids=order, source_ids=sources_of(look, keys),
+                         polymer_ids=order, source_ids=look.sources_of(keys),
                          params=TaskParams(polymers=polymer_refs(ctx.pools, order, list(LETTERS[:4])),
                                            property=f"perm_{a}", kind=kind, unit="Barrer", gases=[ga, gb],
                                            threshold=x, asked="most_selective"))
@@ -169,7 +167,7 @@ class GasTradeoff(ReasoningTemplate):
         return Answer(type="choice", choice=best)
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        look, p = values_of(ctx.pools), task.params
+        look, p = measured(ctx.pools), task.params
         first, second = (f"perm_{g.lower()}" for g in p.gases)
         ids = ids_in_question_order(task)
         pa = np.array([look.value[(i, first, p.kind)] for i in ids])

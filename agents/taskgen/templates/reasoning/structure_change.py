@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from rdkit import Chem
 
 from agents.schema import Answer, SubQuestion, Task, TaskParams
 from agents.taskgen.base import (
@@ -19,23 +20,20 @@ from agents.taskgen.base import (
     make_task,
     polymer_refs,
 )
+from agents.taskgen.lookup import measured
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
     ReasoningTemplate,
     cached_lookup,
-    group_words,
-    in_unit_words,
-    quantity_words,
-    sources_of,
-    values_of,
 )
 from agents.taskgen.tolerances import clearly_different, tolerance_for
-from kb.features import GROUP_COLUMNS, fingerprint_of
+from agents.taskgen.wording import group_words, in_unit, property_phrase
+from kb.features import GROUP_COLUMNS, chain_of, fingerprint_of, star_atoms
 from kb.properties import get_property
 
 HALOGENS = {"fluoro": "fluorine atom", "chloro": "chlorine atom", "bromo": "bromine atom"}
-SIMILARITY_MIN = 0.4       # Morgan Tanimoto of a matched pair
+SIMILARITY_MIN = 0.5       # Morgan Tanimoto of a matched pair ("a close analogue")
 MAX_HEAVY_DELTA = 7        # heavy-atom difference of a matched pair ("a small change")
 MAX_CH2 = 3                # at most this many CH2 units more or fewer besides the group change
 # the atoms one more of each group brings (H -> F, an inserted -O-, H -> phenyl or an inserted phenylene, ...)
@@ -119,7 +117,7 @@ def _similar(bits: np.ndarray, heavy: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def _build_pairs(pools: Pools) -> list[_Pair]:
     """Matched pairs of measured polymers (Tanimoto >= SIMILARITY_MIN, one small change), one per clearly
     different shared value; orientated so that b has more of the change than a."""
-    look = values_of(pools)
+    look = measured(pools)
     if len(look.pks_of) < 2:
         return []
     rows = pools.polymers.loc[sorted(look.pks_of)].sort_values("heavy_atoms", kind="stable")
@@ -143,7 +141,7 @@ def _build_pairs(pools: Pools) -> list[_Pair]:
                  & (np.abs(dc) <= MAX_CH2))
     keep = (n_changed == 1) | ring_added | homologue
     flip = np.where(homologue, dc < 0, delta.sum(axis=1) < 0)  # orient: b has more of the change
-    measured = {pid: set(pks) for pid, pks in look.pks_of.items()}
+    measured_pks = {pid: set(pks) for pid, pks in look.pks_of.items()}
     pairs = []
     for i, j, swap in zip(first[keep].tolist(), second[keep].tolist(), flip[keep].tolist()):
         a, b = (j, i) if swap else (i, j)
@@ -151,10 +149,24 @@ def _build_pairs(pools: Pools) -> list[_Pair]:
         if found is None:
             continue
         pa, pb = ids[a], ids[b]
-        for prop, kind in sorted(measured[pa] & measured[pb]):
+        if found[0].startswith("CH2") and not inserted_only(pools.key_of(pa), pools.key_of(pb)):
+            continue  # the CH2 units moved (a rearranged unit), not a homologue
+        for prop, kind in sorted(measured_pks[pa] & measured_pks[pb]):
             if clearly_different(prop, look.value[(pa, prop, kind)], look.value[(pb, prop, kind)]):
                 pairs.append(_Pair(pa, pb, found, prop, kind))
     return sorted(pairs, key=lambda p: (p.a, p.b, p.prop, p.kind))
+
+
+def inserted_only(smaller: str, larger: str) -> bool:
+    """Whether the larger unit's chain holds the smaller unit exactly (its * as any atom, every other atom's
+    degree kept): CH2 units were inserted into the chain, not moved between its runs (a rearranged ester)."""
+    params = Chem.AdjustQueryParameters.NoAdjustments()
+    params.makeDummiesQueries = True
+    params.adjustDegree = True
+    params.adjustDegreeFlags = Chem.AdjustQueryWhichFlags.ADJUST_IGNOREDUMMIES
+    query = Chem.AdjustQueryProperties(Chem.MolFromSmiles(smaller), params)
+    target = Chem.MolFromSmiles(larger)
+    return chain_of(target, star_atoms(target), 3).HasSubstructMatch(query)
 
 
 def _change_words(change: tuple[str, ...]) -> str:
@@ -188,9 +200,9 @@ class StructureChangeEffect(ReasoningTemplate):
         return Draw([pair.a, pair.b], {"pair": pair, "seed": int(rng.integers(1 << 30))})
 
     def compose(self, ctx: TemplateContext, draw: Draw) -> Task | Rejected:
-        look, pair = values_of(ctx.pools), draw.params["pair"]
+        look, pair = measured(ctx.pools), draw.params["pair"]
         va, vb = look.value[(pair.a, pair.prop, pair.kind)], look.value[(pair.b, pair.prop, pair.kind)]
-        unit, what = get_property(pair.prop).unit, quantity_words(pair.prop, pair.kind)
+        unit, what = get_property(pair.prop).unit, property_phrase(pair.prop, pair.kind)
         options = [INCREASES, DECREASES]
         if np.random.default_rng(draw.params["seed"]).random() < 0.5:
             options.reverse()
@@ -201,9 +213,9 @@ class StructureChangeEffect(ReasoningTemplate):
                                  "or halogen whose count per repeat unit differs as '<group> +<n>' (B minus A, the "
                                  "knowledge base's group names) and any remaining difference in CH2 units as "
                                  "'CH2 +<n>' or 'CH2 -<n>'."),
-            SubQuestion(id="value_a", skill="look-up-property", question=f"What is the {what} of A{in_unit_words(unit)}?",
+            SubQuestion(id="value_a", skill="look-up-property", question=f"What is the {what} of A{in_unit(unit)}?",
                         gold=Answer(type="number", number=va, unit=unit, **tolerance_for(pair.prop, va))),
-            SubQuestion(id="value_b", skill="look-up-property", question=f"What is the {what} of B{in_unit_words(unit)}?",
+            SubQuestion(id="value_b", skill="look-up-property", question=f"What is the {what} of B{in_unit(unit)}?",
                         gold=Answer(type="number", number=vb, unit=unit, **tolerance_for(pair.prop, vb))),
             SubQuestion(id="compare", skill="compare", question="Is B's value higher than A's?",
                         gold=Answer(type="yes_no", yes=vb > va), depends_on=["value_a", "value_b"]),
@@ -217,7 +229,7 @@ class StructureChangeEffect(ReasoningTemplate):
         return make_task(self, ctx, difficulty=3, question=question, gold=gold, options=lettered(options),
                          sub_questions=subs, polymer_ids=[pair.a, pair.b],
                          composition="increases when B's value is higher than A's",
-                         source_ids=sources_of(look, [(pair.a, pair.prop, pair.kind), (pair.b, pair.prop, pair.kind)]),
+                         source_ids=look.sources_of([(pair.a, pair.prop, pair.kind), (pair.b, pair.prop, pair.kind)]),
                          params=TaskParams(polymers=polymer_refs(ctx.pools, [pair.a, pair.b], ["A", "B"]),
                                            property=pair.prop, kind=pair.kind, unit=unit, asked="effect"))
 
@@ -227,7 +239,7 @@ class StructureChangeEffect(ReasoningTemplate):
         return Answer(type="choice", choice=LETTERS[texts.index(INCREASES if higher else DECREASES)])
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
-        pools, look, ids = ctx.pools, values_of(ctx.pools), labelled_ids(task)
+        pools, look, ids = ctx.pools, measured(ctx.pools), labelled_ids(task)
         a, b, prop, kind = ids["A"], ids["B"], task.params.property, task.params.kind
         change = next(s.gold.items for s in task.sub_questions if s.id == "change")
         found = _change(look.groups[b] - look.groups[a], _elements(pools.polymers.at[a, "formula"]),

@@ -13,41 +13,24 @@ from agents.taskgen.base import (
     make_task,
     polymer_refs,
 )
+from agents.taskgen.lookup import Key, measured
 from agents.taskgen.pools import Pools
 from agents.taskgen.registry import register
 from agents.taskgen.templates.reasoning.common import (
-    Key,
     ReasoningTemplate,
     cached_lookup,
     clear_of,
-    in_unit_words,
-    quantity_words,
     round_between,
-    sources_of,
-    unit_words,
-    values_of,
 )
 from agents.taskgen.tolerances import LOG_TOLERANCE, tolerance_for
+from agents.taskgen.wording import ALT_UNITS, in_unit, property_phrase, unit_suffix
 from kb.properties import get_property
 from kb.units import convert
-
-_DIFFUSIVITY = ("m2/s",)
-_PERMEABILITY = ("cm3(STP) cm/(cm2 s cmHg)", "mol m/(m2 s Pa)")
-ALT_UNITS: dict[str, tuple[str, ...]] = {
-    "tg": ("degC", "degF"), "density": ("kg/m3",), "thermal_conductivity": ("mW/(m K)",), "rg": ("nm",),
-    "cohesive_energy_density": ("cal/cm3",), "rop_enthalpy": ("kcal/mol",), "cp": ("J/(g K)",),
-    "cv": ("J/(g K)",), "linear_expansion": ("ppm/K",), "volume_expansion": ("ppm/K",), "cte_glass": ("ppm/K",),
-    "cte_rubber": ("ppm/K",), "electrical_conductivity": ("S/m",), "melt_viscosity": ("P", "mPa s"),
-    "thermal_diffusivity": ("cm2/s",), "self_diffusion": _DIFFUSIVITY, "solvent_diffusivity": _DIFFUSIVITY,
-    **{f"perm_{g}": _PERMEABILITY for g in ("he", "h2", "o2", "n2", "co2", "ch4", "h2o")},
-    **{f"diff_{g}": _DIFFUSIVITY for g in ("he", "h2", "o2", "n2", "co2", "ch4", "h2o")},
-}
-
 
 # --- 4. thresholds stated in another unit --------------------------------------------------------------
 
 def _build_unit_rows(pools: Pools) -> list[Key]:
-    return sorted(k for k in values_of(pools).value if k[1] in ALT_UNITS)
+    return sorted(k for k in measured(pools).value if k[1] in ALT_UNITS)
 
 
 def _threshold(prop: str, value: float, above: bool, alt: str, rng: np.random.Generator) -> float | None:
@@ -77,7 +60,7 @@ class UnitThreshold(ReasoningTemplate):
         if not rows:
             return Rejected("no values with another common unit")
         pid, prop, kind = rows[int(rng.integers(len(rows)))]
-        value = values_of(ctx.pools).value[(pid, prop, kind)]
+        value = measured(ctx.pools).value[(pid, prop, kind)]
         alts = ALT_UNITS[prop]
         alt = alts[int(rng.integers(len(alts)))]
         above = bool(rng.random() < 0.5)           # is the value above the threshold?
@@ -89,7 +72,7 @@ class UnitThreshold(ReasoningTemplate):
             type="property_range", property=prop, kind=kind, unit=alt, **{ask: x})})
 
     def compose(self, ctx: TemplateContext, draw: Draw) -> Task | Rejected:
-        look = values_of(ctx.pools)
+        look = measured(ctx.pools)
         (pid, prop, kind), c = draw.params["key"], draw.params["constraint"]
         value, unit = look.value[(pid, prop, kind)], get_property(prop).unit
         converted = convert(value, unit, c.unit)
@@ -99,20 +82,20 @@ class UnitThreshold(ReasoningTemplate):
             tol = {"tolerance": abs(convert(value + tolerance_for(prop, value)["tolerance"], unit, c.unit) - converted)}
         x, word = (c.min, "above") if c.min is not None else (c.max, "below")
         yes = converted > x if c.min is not None else converted < x
-        what = quantity_words(prop, kind)
+        what = property_phrase(prop, kind)
         subs = [
-            SubQuestion(id="value", skill="look-up-property", question=f"What is the {what}{in_unit_words(unit)}?",
+            SubQuestion(id="value", skill="look-up-property", question=f"What is the {what}{in_unit(unit)}?",
                         gold=Answer(type="number", number=value, unit=unit, **tolerance_for(prop, value))),
-            SubQuestion(id="convert", skill="convert-unit", question=f"What is that value in{unit_words(c.unit)}?",
+            SubQuestion(id="convert", skill="convert-unit", question=f"What is that value in{unit_suffix(c.unit)}?",
                         gold=Answer(type="number", number=converted, unit=c.unit, **tol), depends_on=["value"]),
-            SubQuestion(id="check", skill="check-constraint", question=f"Is it {word} {x:g}{unit_words(c.unit)}?",
+            SubQuestion(id="check", skill="check-constraint", question=f"Is it {word} {x:g}{unit_suffix(c.unit)}?",
                         gold=Answer(type="yes_no", yes=yes), depends_on=["convert"]),
         ]
-        question = f"Is the {what} of {ctx.pools.display_name(pid)} {word} {x:g}{unit_words(c.unit)}?"
+        question = f"Is the {what} of {ctx.pools.display_name(pid)} {word} {x:g}{unit_suffix(c.unit)}?"
         return make_task(self, ctx, difficulty=3, question=question, gold=Answer(type="yes_no", yes=yes),
                          sub_questions=subs, constraints=[c], polymer_ids=[pid],
                          composition="compare the converted value with the threshold",
-                         source_ids=sources_of(look, [(pid, prop, kind)]),
+                         source_ids=look.sources_of([(pid, prop, kind)]),
                          params=TaskParams(polymers=polymer_refs(ctx.pools, [pid], ["polymer"]), property=prop,
                                            kind=kind, unit=c.unit, threshold=x,
                                            direction="higher" if c.min is not None else "lower", asked="threshold"))
@@ -123,7 +106,7 @@ class UnitThreshold(ReasoningTemplate):
 
     def check(self, ctx: TemplateContext, task: Task) -> str | None:
         c = task.constraints[0]
-        value = values_of(ctx.pools).value[(ids_in_question_order(task)[0], c.property, c.kind)]
+        value = measured(ctx.pools).value[(ids_in_question_order(task)[0], c.property, c.kind)]
         x = convert(c.min if c.min is not None else c.max, c.unit, get_property(c.property).unit)
         if not clear_of(c.property, value, x):
             return "value within one tolerance of the threshold"
