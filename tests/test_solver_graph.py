@@ -8,8 +8,9 @@ import json
 import pytest
 from langchain_core.messages import AIMessage
 from langchain_core.tools import StructuredTool
+from solver_tasks import choice_task, dev_polymer_keys
 
-from agents.schema import Answer, PolymerRef, Task, TaskParams
+from agents.schema import Answer, Task, TaskParams
 from agents.solver.api import build_solver
 from agents.solver.config import SolverConfig
 from agents.solver.fake import ScriptedChatModel
@@ -17,20 +18,12 @@ from agents.solver.fake import ScriptedChatModel
 
 @pytest.fixture(scope="module")
 def polymer_key(view) -> str:
-    con = view.connect()
-    try:
-        return con.execute("SELECT key FROM polymers WHERE split = 'dev' ORDER BY polymer_id LIMIT 1").fetchone()[0]
-    finally:
-        con.close()
+    return dev_polymer_keys(view, 1)[0]
 
 
 @pytest.fixture(scope="module")
 def task(polymer_key) -> Task:
-    return Task(id="t-choice-1", split="dev", category="structural_understanding", template="hand_written",
-                difficulty=1, question=f"Which letter is right for {polymer_key}?", answer_type="choice",
-                gold=Answer(type="choice", choice="B"), options=["A) one", "B) two", "C) three"],
-                params=TaskParams(polymers=[PolymerRef(label="polymer", psmiles=polymer_key)]),
-                generator="test", generator_version="0")
+    return choice_task(polymer_key)
 
 
 def call(name: str, **args) -> str:

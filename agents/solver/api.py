@@ -21,8 +21,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphRecursionError
 
-from agents.schema import Trace
-from agents.schema import Task
+from agents.schema import Task, Trace
 from agents.solver.backbones import BackboneError, parse_spec
 from agents.solver.config import SolverConfig
 from agents.solver.graph import SolveContext, build_graph
@@ -134,4 +133,7 @@ def build_solver(spec: str, kb_dir: Path, config: SolverConfig | None = None, *,
         return Solver(kb_dir, ReasonerPolicy(), config, parsed.text)
     from agents.solver.chat_models import chat_model_for
 
-    return Solver(kb_dir, ChatPolicy(chat_model_for(parsed, config), name=parsed.text), config, parsed.text)
+    solver = Solver(kb_dir, ChatPolicy(None, name=parsed.text), config, parsed.text)  # type: ignore[arg-type]
+    tools = list(solver.toolbox(KBView.for_split(kb_dir, "train")).tools.values())  # schemas for the grammar
+    solver.policy = ChatPolicy(chat_model_for(parsed, config, tools), name=parsed.text)
+    return solver

@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -20,7 +21,7 @@ class ScriptedChatModel(BaseChatModel):
     script: list[Any]
     delay_s: float = 0.0                     # seconds each reply takes (time-budget tests)
     calls: int = 0
-    seen: list[list[BaseMessage]] = []       # the chats it was given, in order
+    seen: list[list[BaseMessage]] = Field(default_factory=list)   # the chats it was given, in order
 
     @property
     def _llm_type(self) -> str:

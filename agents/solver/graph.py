@@ -23,6 +23,7 @@ from langgraph.runtime import Runtime
 from agents.answer_text import answer_line
 from agents.schema import Outcome, Trace
 from agents.solver.answer_checks import answer_problems
+from agents.solver.backbones import BackboneError
 from agents.solver.config import SolverConfig
 from agents.solver.policy import Policy, ToolBox
 from agents.solver.prompts import tool_system, tool_task_prompt
@@ -93,7 +94,10 @@ def decide(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
     spent = over_budget(state, ctx.config)
     if spent:
         return {"stop": "budget", "pending": None, "verification_note": spent}
-    move = ctx.policy.next_move(state, ctx.toolbox)
+    try:
+        move = ctx.policy.next_move(state, ctx.toolbox)
+    except BackboneError as exc:  # a server that did not answer: kept like a malformed reply, re-asked
+        move = Move(kind="malformed", raw=f"[backbone error] {exc}", note=f"the model failed ({exc})")
     turns = state.get("turns", 0) + 1
     if move.kind == "tool" and move.step and move.step.tool_call and state["tool_calls"] >= ctx.config.max_tool_calls:
         return {"stop": "budget", "pending": None, "turns": turns,
@@ -147,7 +151,7 @@ def observe(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
     step = move.step
     update: dict[str, Any] = {"pending": None}
     if step.tool_call is not None:
-        ok, source, text = _read_result(step.observation or "")
+        ok, source, text = read_result(step.observation or "")
         step = step.model_copy(update={"observation": text, "tool_ok": ok, "source": step.source or source})
         errors = state["tool_errors"] + (not ok)
         update |= {"tool_calls": state["tool_calls"] + 1, "tool_errors": errors}
@@ -160,7 +164,7 @@ def observe(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
     return {**update, "steps": [*state["steps"], step]}
 
 
-def _read_result(text: str) -> tuple[bool, str | None, str]:
+def read_result(text: str) -> tuple[bool, str | None, str]:
     """(ok, provenance in short, the text cut to size) of one tool result."""
     try:
         data = json.loads(text)
