@@ -142,6 +142,7 @@ def test_checkpoint_resumes_a_killed_solve(small_kb_config, task, polymer_key, t
     first.toolbox(first.view_for(task, False)).tools["die"] = tool
     with pytest.raises(Killed):
         first.solve(task)
+    first.close()
     second, model = solver_for(small_kb_config.kb_dir, script, checkpoint_db=db)
     second.toolbox(second.view_for(task, False)).tools["die"] = tool
     trace = second.solve(task)

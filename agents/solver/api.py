@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.errors import GraphRecursionError
@@ -55,6 +54,29 @@ class Solver:
         self.config = config
         self.model_name = model_name
         self._toolboxes: dict[str, ToolBox] = {}
+        self._graph: Any = None                  # compiled once (with its checkpointer, if any)
+        self._con: sqlite3.Connection | None = None
+
+    def graph(self) -> Any:
+        """The compiled solver graph of this solver (its SQLite checkpointer opened once)."""
+        if self._graph is None:
+            saver = None
+            if self.config.checkpoint_db is not None:
+                saver, self._con = checkpointer_for(self.config.checkpoint_db)
+            self._graph = build_graph(saver)
+        return self._graph
+
+    def close(self) -> None:
+        """Close the checkpoint database (the solver can be used again; it reopens it)."""
+        if self._con is not None:
+            self._con.close()
+        self._con, self._graph = None, None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def toolbox(self, view: KBView) -> ToolBox:
         """The tools of one view (restricted to config.tool_menu), built once per view."""
@@ -87,29 +109,25 @@ class Solver:
         context = SolveContext(self.policy, toolbox, self.config, self.model_name)
         run_config = {"recursion_limit": self.config.graph_recursion_limit(),
                       "configurable": {"thread_id": task.id}}
-        if self.config.checkpoint_db is None:
-            return self._run(build_graph(), {"task": task}, run_config, context, task)
-        saver, con = checkpointer_for(self.config.checkpoint_db)
-        with closing(con):
-            graph = build_graph(saver)
+        graph = self.graph()
+        start: dict | None = {"task": task}
+        if self.config.checkpoint_db is not None:
             saved = graph.get_state(run_config)
             if saved.values.get("trace") is not None and not saved.next:
                 return saved.values["trace"]
-            start = None if saved.next else {"task": task}   # None: resume from the last saved node
-            return self._run(graph, start, run_config, context, task)
+            if saved.next:
+                start = None   # resume from the last saved node
+        return self._run(graph, start, run_config, context, task)
 
     def _run(self, graph: Any, start: dict | None, run_config: dict, context: SolveContext, task: Task) -> Trace:
-        last: dict = {}
         try:
-            for values in graph.stream(start, run_config, context=context, stream_mode="values"):
-                last = values
-        except GraphRecursionError:
-            steps = last.get("steps", [])
-            return Trace(task_id=task.id, model=self.model_name, steps=steps, outcome="budget",
+            return graph.invoke(start, run_config, context=context)["trace"]
+        except GraphRecursionError:  # budgets normally end a run first; the limit is the last guard
+            last = graph.get_state(run_config).values if self.config.checkpoint_db is not None else {}
+            return Trace(task_id=task.id, model=self.model_name, steps=last.get("steps", []), outcome="budget",
                          malformed_outputs=last.get("malformed", []), tool_calls=last.get("tool_calls", 0),
                          tool_errors=last.get("tool_errors", 0), seconds=round(last.get("seconds", 0.0), 3),
                          verification_note=f"recursion limit {run_config['recursion_limit']} reached")
-        return last["trace"]
 
     def solve_many(self, tasks: Iterable[Task], progress: Callable[[int, int], None] | None = None) -> list[Trace]:
         """Solve tasks in order; `progress(done, total)` after each."""

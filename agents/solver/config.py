@@ -12,12 +12,12 @@ class SolverConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_steps: int = Field(16, ge=1, le=1000, description="policy decisions (tool calls and answers) per task")
-    max_tool_calls: int = Field(12, ge=0, le=1000, description="tool calls per task")
+    max_steps: int = Field(64, ge=1, le=1000, description="policy decisions (tool calls and answers) per task")
+    max_tool_calls: int = Field(48, ge=0, le=1000, description="tool calls per task")
     max_seconds: float = Field(120.0, gt=0, description="working seconds per task (model + tools, summed over resumes)")
     recursion_limit: int = Field(0, ge=0, description="LangGraph super-steps; 0: derived from max_steps")
     max_retries: int = Field(2, ge=0, le=20, description="malformed outputs re-asked / failed verifications revised")
-    max_tool_errors: int = Field(6, ge=1, le=1000, description="failed tool calls before the attempt ends as tool_error")
+    max_tool_errors: int = Field(24, ge=1, le=1000, description="failed tool calls before the attempt ends as tool_error")
     checkpoint_db: Path | None = Field(None, description="SQLite file of LangGraph checkpoints (thread id = task id)")
     tool_menu: list[str] | None = Field(None, description="tool names the model gets; None: every tool")
     cot: bool = Field(True, description="LLM backbones are asked to think step by step")

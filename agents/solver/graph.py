@@ -33,7 +33,7 @@ from tools.langchain_tools import failure
 
 log = logging.getLogger(__name__)
 
-MAX_OBSERVATION_CHARS = 3000  # what a model reads of one tool result (the step keeps the same text)
+MAX_OBSERVATION_CHARS = 3000  # what a language model reads of one tool result (the step keeps all of it)
 OUTCOME_OF_STOP: dict[str, Outcome | None] = {"answered": None, "budget": "budget", "unparseable": "unparseable",
                                              "tool_error": "tool_error", "refused": "refused"}
 
@@ -152,7 +152,7 @@ def observe(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
     update: dict[str, Any] = {"pending": None}
     if step.tool_call is not None:
         ok, source, text = read_result(step.observation or "")
-        step = step.model_copy(update={"observation": text, "tool_ok": ok, "source": step.source or source})
+        step = step.model_copy(update={"tool_ok": ok, "source": step.source or source})
         errors = state["tool_errors"] + (not ok)
         update |= {"tool_calls": state["tool_calls"] + 1, "tool_errors": errors}
         if runtime.context.policy.uses_messages:
@@ -165,7 +165,7 @@ def observe(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
 
 
 def read_result(text: str) -> tuple[bool, str | None, str]:
-    """(ok, provenance in short, the text cut to size) of one tool result."""
+    """(ok, provenance in short, the text cut to what a model reads) of one tool result."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError:

@@ -142,17 +142,15 @@ class ReasonerPolicy:
         self.module = self.module or load_reasoner()
 
     def reasoner_tools(self, toolbox: ToolBox) -> Any:
-        """The reasoner's tool handle for this toolbox (built once per toolbox)."""
+        """The reasoner's handle on this toolbox: the names of the tools the graph will run for it."""
         key = id(toolbox)
         if key not in self._tools:
-            self._tools[key] = self.module.reasoner_tools(toolbox.view, toolbox.estimate_ctx)
+            self._tools[key] = self.module.ReasonerTools.from_tools(list(toolbox.tools.values()))
         return self._tools[key]
 
     def next_move(self, state: SolverState, toolbox: ToolBox) -> Move:
         out = self.module.reasoner_step(state["task"], list(state["steps"]), self.reasoner_tools(toolbox))
-        if isinstance(out, Step):
-            if out.tool_call is None:  # a reasoning step without a tool: record it as done, ask again
-                return Move(kind="tool", step=out)
+        if isinstance(out, Step):  # with a tool call the graph runs it; without one it is recorded as done
             return Move(kind="tool", step=out)
         answer = getattr(out, "answer", None)
         raw = answer.text() if answer is not None else None
