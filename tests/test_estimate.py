@@ -85,9 +85,11 @@ def test_known_polymer_estimate(ctx, small_kb):
     est = estimate_property(EstimateArgs(polymer=key, property="tg"), ctx)
     assert est.polymer_id == pid and est.kind == "experimental" and est.unit == "K"
     assert math.isfinite(est.value) and est.lower <= est.value <= est.upper
-    assert est.nearest_similarity == pytest.approx(1.0)   # it is a training polymer itself
-    assert est.domain == "in-domain"
-    assert est.neighbours[0].polymer_id == pid
+    # a training polymer of the model: never its own neighbour, and its estimate is the out-of-fold one
+    assert pid not in {n.polymer_id for n in est.neighbours} and est.out_of_fold
+    assert est.nearest_similarity == est.neighbours[0].similarity
+    model = ctx.model("tg__experimental")
+    assert model.out_of_fold(pid) is not None and est.value == pytest.approx(model.out_of_fold(pid), abs=0.51)
     assert est.measured_value == pytest.approx(measured, rel=1e-3)  # train values are visible to a test agent
     assert est.provenance.kb_version == ctx.kb_version and pid in est.provenance.polymer_ids
     assert est.model.n_train > 0 and est.model.name == "tg__experimental"

@@ -95,12 +95,35 @@ class Estimate(BaseModel):
     provenance: Provenance
 
 
+_CARDS: dict[tuple, dict[str, ModelCard]] = {}
+_MODELS: dict[tuple, SurrogateModel] = {}
+
+
+_VERSIONS: dict[tuple, str] = {}
+
+
+def _kb_version(db: Path) -> str:
+    """kb_version_of, once per KB file as it is on disk (a context per task must not open the file again)."""
+    stat = Path(db).stat()
+    key = (str(db), stat.st_ino, stat.st_mtime_ns)
+    if key not in _VERSIONS:
+        _VERSIONS[key] = kb_version_of(db)
+    return _VERSIONS[key]
+
+
+def _folder_key(folder: Path, kb_version: str) -> tuple:
+    """Identity of a finished models folder: retraining rewrites index.json (last), so its mtime changes."""
+    index = Path(folder) / "index.json"
+    return str(Path(folder).resolve()), kb_version, index.stat().st_mtime_ns if index.exists() else -1
+
+
 class EstimateContext:
-    """A KB view plus the surrogate models of its KB version: cards read once, models loaded on first use."""
+    """A KB view plus the surrogate models of its KB version: cards read once, models loaded on first use
+    (both cached per process and models folder, so a context per task costs nothing)."""
 
     def __init__(self, view: KBView, models_dir: Path | None = None) -> None:
         self.view = view
-        self.kb_version = kb_version_of(view.paths.db)
+        self.kb_version = _kb_version(view.paths.db)
         self.models_dir = Path(models_dir) if models_dir else models_dir_of(view.kb_dir, self.kb_version)
         self._cards: dict[str, ModelCard] | None = None
         self._models: dict[str, SurrogateModel] = {}
@@ -120,16 +143,22 @@ class EstimateContext:
     def cards(self) -> dict[str, ModelCard]:
         """The model cards by name; ToolError when no models were trained for this KB version."""
         if self._cards is None:
-            try:
-                self._cards = load_cards(self.models_dir, self.kb_version)
-            except StaleModelError as exc:
-                raise ToolError(f"property estimates are unavailable: {exc}") from exc
+            key = _folder_key(self.models_dir, self.kb_version)
+            if key not in _CARDS:
+                try:
+                    _CARDS[key] = load_cards(self.models_dir, self.kb_version)
+                except StaleModelError as exc:
+                    raise ToolError(f"property estimates are unavailable: {exc}") from exc
+            self._cards = _CARDS[key]
         return self._cards
 
     def model(self, name: str) -> SurrogateModel:
-        """A model by name, loaded once."""
+        """A model by name, loaded once per process (contexts of per-task views share it)."""
         if name not in self._models:
-            self._models[name] = load_model(self.models_dir, name, self.kb_version)
+            key = (*_folder_key(self.models_dir, self.kb_version), name)
+            if key not in _MODELS:
+                _MODELS[key] = load_model(self.models_dir, name, self.kb_version)
+            self._models[name] = _MODELS[key]
         return self._models[name]
 
     @property

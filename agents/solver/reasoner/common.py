@@ -27,8 +27,8 @@ def describe(ref: PolymerRef | str, sub: str | None = None,
              skill: Skill = "parse-structure") -> Sub:
     """describe_polymer of a polymer; returns the Observation."""
     psmiles = ref.psmiles if isinstance(ref, PolymerRef) else ref
-    who = label_of(ref) if isinstance(ref, PolymerRef) else psmiles
-    obs = yield call(skill, f"Describe the repeat unit of {who}, {psmiles}: composition, groups, backbone, class.",
+    who = f"{label_of(ref)}, {psmiles}" if isinstance(ref, PolymerRef) else psmiles
+    obs = yield call(skill, f"Describe the repeat unit of {who}: composition, groups, backbone, class.",
                      "describe_polymer", {"polymer": psmiles}, sub)
     return obs
 
