@@ -19,8 +19,11 @@ def run_reasoner(task: Task, view: KBView, estimate_ctx=None) -> Trace:
         nxt = reasoner_step(task, done, menu)
         if isinstance(nxt, Final):
             return Trace(task_id=task.id, model="reasoner", steps=[*done, *nxt.steps], final_answer=nxt.answer,
-                         verification_note=nxt.note, tool_calls=len(done),
+                         verification_note=nxt.note, tool_calls=sum(1 for s in done if s.tool_call is not None),
                          tool_errors=sum(1 for s in done if s.tool_ok is False))
+        if nxt.tool_call is None:  # a reasoning step: recorded as done (as the graph does)
+            done.append(nxt)
+            continue
         text = tools[nxt.tool_call.name].invoke(nxt.tool_call.args)
         done.append(nxt.model_copy(update={"observation": text, "tool_ok": '"ok":true' in text[:40]}))
     return Trace(task_id=task.id, model="reasoner", steps=done, outcome="budget")

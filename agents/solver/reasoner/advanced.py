@@ -38,9 +38,6 @@ def constraint_filter(task: Task, tools: ReasonerTools) -> Plan:
                 if v.value is None:
                     return Final(answer=None, steps=steps, note=f"no {c.property} value for {ref.label}")
                 meets = _in_range(v.value, c, unit)
-                skill = "estimate-property" if v.how != "measured" else "look-up-property"
-                steps.append(say(skill, v.fact, None, sub_for(task, f"{base}.value"),
-                                 Answer(type="number", number=float(f"{v.value:.6g}"), unit=unit)))
                 why = f"{num(v.value)} {unit} is {'within' if meets else 'outside'} {_bounds_text(c)}"
             else:
                 if described is None:
@@ -78,8 +75,6 @@ def gas_selectivity_tradeoff(task: Task, tools: ReasonerTools) -> Plan:
             if v.value is None or v.value <= 0:
                 return Final(answer=None, steps=steps, note=f"no {prop} for {ref.label}")
             got[prop] = v.value
-            steps.append(say("estimate-property" if v.how != "measured" else "look-up-property", v.fact, None,
-                             sid, Answer(type="number", number=float(f"{v.value:.6g}"), unit="Barrer")))
         sel = got[first] / got[second]
         selectivity[ref.label], above[ref.label] = sel, got[first] > x
         steps.append(say("compose", f"Selectivity of {ref.label}: {num(got[first])} / {num(got[second])} = "
@@ -148,8 +143,6 @@ def structure_change_effect(task: Task, tools: ReasonerTools) -> Plan:
         if v.value is None:
             return Final(answer=None, steps=steps, note=f"no value for {ref.label}")
         vals.append(v.value)
-        steps.append(say("estimate-property" if v.how != "measured" else "look-up-property", v.fact, None,
-                         sub_for(task, sid), Answer(type="number", number=float(f"{v.value:.6g}"), unit=v.unit)))
     higher = vals[1] > vals[0]
     steps.append(say("compare", f"B: {num(vals[1])} vs A: {num(vals[0])}.",
                      f"B's value is {'higher' if higher else 'lower'}.", sub_for(task, "compare"),
@@ -172,8 +165,6 @@ def unit_threshold(task: Task, tools: ReasonerTools) -> Plan:
     steps = []
     if v.value is None:
         return Final(answer=None, note="no value")
-    steps.append(say("estimate-property" if v.how != "measured" else "look-up-property", v.fact, None,
-                     sub_for(task, "value"), Answer(type="number", number=float(f"{v.value:.6g}"), unit=canonical)))
     unit = (c.unit if c is not None else None) or p.unit or canonical
     try:
         x = convert(v.value, canonical, unit)

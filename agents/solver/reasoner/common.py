@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from rdkit import Chem
 
-from agents.schema import PolymerRef, Skill
-from agents.solver.reasoner.core import Observation, ReasonerTools, call, num
+from agents.schema import Answer, PolymerRef, Skill
+from agents.solver.reasoner.core import Observation, ReasonerTools, call, num, say
 from kb.properties import get_property
 from kb.units import UnitError, convert
 
@@ -65,7 +65,18 @@ def definition(tools: ReasonerTools, prop: str, sub: str | None = None) -> Sub:
 def property_value(tools: ReasonerTools, ref: PolymerRef, prop: str, kind: str | None, unit: str | None,
                    sub: str | None = None) -> Sub:
     """The polymer's median measured value of one kind when the view shows one, else the surrogate estimate
-    (with interval and nearest analogues), else the value of the closest measured analogue."""
+    (with interval and nearest analogues), else the value of the closest measured analogue; the fact is
+    stated right away in a step of its own (no tool call), answering `sub` with the number."""
+    v = yield from _find_value(tools, ref, prop, kind, unit, sub)
+    answer = Answer(type="number", number=float(f"{v.value:.6g}"), unit=v.unit) if v.value is not None else None
+    skill = "look-up-property" if v.how == "measured" else "estimate-property"
+    yield say(skill, v.fact, None, sub if answer else None, answer)  # type: ignore[arg-type]
+    return v
+
+
+def _find_value(tools: ReasonerTools, ref: PolymerRef, prop: str, kind: str | None, unit: str | None,
+                sub: str | None = None) -> Sub:
+    """property_value's search, without stating the result."""
     unit = unit or get_property(prop).unit
     who, what = label_of(ref), f"{kind + ' ' if kind else ''}{prop}"
     args = {"polymer": ref.psmiles, "property": prop, "unit": unit, **({"kind": kind} if kind else {})}

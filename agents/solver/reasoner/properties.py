@@ -28,12 +28,6 @@ LETTERS = "ABCDEFGH"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
-def _value_step(v: Value, sub: str | None, skill: str = "look-up-property"):
-    answer = Answer(type="number", number=float(f"{v.value:.6g}"), unit=v.unit) if v.value is not None else None
-    skill = "estimate-property" if v.how in ("estimated", "analogue") else skill
-    return say(skill, v.fact, None, sub if answer else None, answer)  # type: ignore[arg-type]
-
-
 def _values(task: Task, tools: ReasonerTools, refs: list[PolymerRef], subs: list[str | None]):
     p = task.params
     out: list[Value] = []
@@ -48,9 +42,9 @@ def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, p.polymers[:1], [None])
     if v.value is None:
-        return Final(answer=None, steps=[say("estimate-property", v.fact)], note="no value")
+        return Final(answer=None, note="no value")
     return Final(answer=Answer(type="number", number=float(f"{v.value:.4g}"), unit=v.unit), steps=[
-        _value_step(v, None), say("compose", f"The answer is {num(v.value)} {v.unit}.")])
+        say("compose", f"The answer is {num(v.value)} {v.unit}.")])
 
 
 def property_value_choice(task: Task, tools: ReasonerTools) -> Plan:
@@ -58,7 +52,7 @@ def property_value_choice(task: Task, tools: ReasonerTools) -> Plan:
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, p.polymers[:1], [None])
     if v.value is None:
-        return Final(answer=None, steps=[say("estimate-property", v.fact)], note="no value")
+        return Final(answer=None, note="no value")
     log = get_property(p.property).log_scale
     scored = []
     for letter, text in options_of(task):
@@ -70,10 +64,9 @@ def property_value_choice(task: Task, tools: ReasonerTools) -> Plan:
             continue
         scored.append((abs(math.log10(x) - math.log10(v.value)) if log else abs(x - v.value), letter, text))
     if not scored:
-        return Final(answer=None, steps=[_value_step(v, None)], note="no numeric option")
+        return Final(answer=None, note="no numeric option")
     _, letter, text = min(scored)
     return Final(answer=Answer(type="choice", choice=letter), steps=[
-        _value_step(v, None),
         say("compare", f"Of the options, {text} is closest to {num(v.value)} {v.unit}.", f"The answer is {letter}.")])
 
 
@@ -83,18 +76,16 @@ def property_value_stepwise(task: Task, tools: ReasonerTools) -> Plan:
     obs = yield from describe(ref, sub_for(task, "groups"), skill="identify-linkage")
     groups = sorted(g for g in group_counts(obs) if g in FUNCTIONAL_GROUPS) if obs.ok else []
     rings = int(feature(obs, "aromatic_rings") or 0) if obs.ok else 0
+    yield say("identify-linkage", f"The repeat unit of {label_of(ref)} contains: {', '.join(groups) or 'no listed group'}.",
+              None, sub_for(task, "groups"), Answer(type="set", items=groups))
+    yield say("count-features", f"It has {rings} aromatic ring{'s' if rings != 1 else ''} per repeat unit.", None,
+              sub_for(task, "rings"), Answer(type="number", number=float(rings)))
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, [ref], [sub_for(task, "estimate")])
-    steps = [
-        say("identify-linkage", f"The repeat unit of {label_of(ref)} contains: {', '.join(groups) or 'no listed group'}.",
-            None, sub_for(task, "groups"), Answer(type="set", items=groups)),
-        say("count-features", f"It has {rings} aromatic ring{'s' if rings != 1 else ''} per repeat unit.", None,
-            sub_for(task, "rings"), Answer(type="number", number=float(rings))),
-    ]
     if v.value is None:
-        return Final(answer=None, steps=[*steps, say("estimate-property", v.fact)], note="no value")
-    steps.append(_value_step(v, sub_for(task, "estimate"), "estimate-property"))
-    return Final(answer=Answer(type="number", number=float(f"{v.value:.4g}"), unit=v.unit), steps=steps)
+        return Final(answer=None, note="no value")
+    return Final(answer=Answer(type="number", number=float(f"{v.value:.4g}"), unit=v.unit),
+                 steps=[say("compose", f"The estimate is the answer: {num(v.value)} {v.unit}.")])
 
 
 def _higher_letter(values: list[float], direction: str) -> str:
@@ -107,9 +98,9 @@ def pair_higher(task: Task, tools: ReasonerTools) -> Plan:
     yield from definition(tools, p.property)
     refs = p.polymers[:2]
     vals = yield from _values(task, tools, refs, [sub_for(task, f"value_{r.label}") for r in refs])
-    steps = [_value_step(v, sub_for(task, f"value_{r.label}")) for v, r in zip(vals, refs, strict=True)]
+    steps = []
     if any(v.value is None for v in vals):
-        return Final(answer=None, steps=steps, note="a value is missing")
+        return Final(answer=None, note="a value is missing")
     letter = _higher_letter([v.value for v in vals], p.direction or "higher")
     a, b = vals
     steps.append(say("compare", f"A: {num(a.value)} {a.unit}; B: {num(b.value)} {b.unit}.",
@@ -144,9 +135,9 @@ def rank_by_property(task: Task, tools: ReasonerTools) -> Plan:
     yield from definition(tools, p.property)
     refs = p.polymers
     vals = yield from _values(task, tools, refs, [sub_for(task, f"value_{r.label}") for r in refs])
-    steps = [_value_step(v, sub_for(task, f"value_{r.label}")) for v, r in zip(vals, refs, strict=True)]
+    steps = []
     if any(v.value is None for v in vals):
-        return Final(answer=None, steps=steps, note="a value is missing")
+        return Final(answer=None, note="a value is missing")
     order = p.order or "descending"
     ranked = sorted(range(len(refs)), key=lambda i: vals[i].value, reverse=order == "descending")
     answer = Answer(type="ranking", ranking=[refs[i].label for i in ranked], order=order)
