@@ -79,6 +79,7 @@ def test_chat_units_are_converted(kb_dir):
 
 def test_cli_renders_turns(kb_dir, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("a polymer with Tg above 350 K\nhello there\nquit\n"))
+    monkeypatch.setenv("COLUMNS", "400")  # one line per message, whatever the terminal
     assert main(["--kb", str(kb_dir), "--limit", "2", "--steps"]) == 0
     out = capsys.readouterr().out
     assert "candidate(s) meeting tg >= 350" in out and "no design request" in out and "find_polymers" in out

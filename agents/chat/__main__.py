@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agents.chat.session import ChatReply, ChatSession
@@ -24,7 +25,7 @@ from kb.errors import PolyBenchError
 def render(reply: ChatReply, console: Console, *, show_steps: bool) -> None:
     """One reply: the message, the candidates with evidence and route, and the tool steps if asked."""
     style = {"design": "green", "clarify": "yellow", "refused": "red"}[reply.kind]
-    console.print(f"[{style}]{reply.message}[/{style}]")
+    console.print(f"[{style}]{escape(reply.message)}[/{style}]")
     if reply.kind != "design":
         return
     if reply.candidates:
@@ -34,13 +35,13 @@ def render(reply: ChatReply, console: Console, *, show_steps: bool) -> None:
         for c in reply.candidates:
             evidence = "\n".join(f"{e.property} = {e.value:.4g} {e.unit} ({e.basis}, {e.kind}, n={e.n}; {e.sources})"
                                  for e in c.evidence) or "class / group constraints only"
-            table.add_row(str(c.rank), f"{c.name or ''}\n{c.key}", evidence, c.route or "no route found")
+            table.add_row(str(c.rank), escape(f"{c.name or ''}\n{c.key}"), escape(evidence), escape(c.route or "no route found"))
         console.print(table)
     console.print(f"{reply.n_total} KB polymers meet the constraints; {reply.rejected} removed by the checks.")
     if show_steps:
         for i, step in enumerate(reply.steps, 1):
             ok = "ok" if step.tool_ok else "failed"
-            console.print(f"  {i}. {step.thought} [{step.tool_call.name if step.tool_call else '-'}: {ok}]")
+            console.print(escape(f"  {i}. {step.thought} [{step.tool_call.name if step.tool_call else '-'}: {ok}]"))
 
 
 def main(argv: list[str] | None = None) -> int:

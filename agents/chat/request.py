@@ -172,6 +172,8 @@ def parse_request(text: str) -> DesignRequest:
         if name != "other" and re.search(rf"\b{name}s?\b", rest, re.IGNORECASE):
             request.constraints.append(Constraint(type="polymer_class", value=name))
             request.understood.append(f"class {name}")
+    if re.search(r"\bmonomers?\b", rest, re.IGNORECASE):
+        request.understood.append("monomers: each candidate is a KB polymer shown with its monomers and route")
     for clause in _CLAUSE.split(rest):
         if not re.search(_NUM, clause) or not (_BOUND.search(clause) or _BETWEEN.search(clause)):
             continue
