@@ -97,6 +97,13 @@ def measurements_table(view: KBView) -> str:
     return MEASUREMENTS
 
 
+def split_measurements_table(view: KBView) -> str:
+    """Name of the TEMP table of the split-level visible measurements, before any per-task hidden set (for
+    statistics cached per split view, such as counts per property)."""
+    measurements_table(view)
+    return f"{MEASUREMENTS}_all"
+
+
 def medians_table(view: KBView) -> str:
     """Name of a TEMP table of (polymer_id, property, kind, value = median, n) over the view's values."""
     measurements_table(view)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kb.properties import PROPERTIES
 from kb.units import UnitError, convert, dimension_of, known_units
-from tools.connections import connection, kb_version, measurements_table
+from tools.connections import connection, kb_version, measurements_table, split_measurements_table
 from tools.constraint_sql import find_sql
 from tools.errors import ToolError
 from tools.kb_view import KBView
@@ -348,11 +348,11 @@ def _to(value: float, unit: str, target: str) -> float:
 
 def _visible_counts(view: KBView) -> dict[str, dict[str, int]]:
     """Polymers with visible values per property and kind (cached per KB version and view)."""
-    key = (str(view.paths.db), kb_version(view), view.hidden_splits)
+    key = (str(view.paths.db), kb_version(view), view.hidden_splits)  # split-level: one task's set is noise
     if key not in _COUNTS:
         counts: dict[str, dict[str, int]] = {}
         for prop, kind, n in connection(view).execute(
-                f"SELECT property, kind, count(DISTINCT polymer_id) FROM {measurements_table(view)} "
+                f"SELECT property, kind, count(DISTINCT polymer_id) FROM {split_measurements_table(view)} "
                 "GROUP BY 1, 2").fetchall():
             counts.setdefault(prop, {})[kind] = n
         _COUNTS[key] = counts
