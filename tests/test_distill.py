@@ -16,11 +16,12 @@ import pytest
 from agents.answer_text import read_answer
 from agents.answers import answers_match
 from agents.distill.run import DistillConfig, distill, shard_paths
+from agents.files import write_tasks
 from agents.schema import Task, Trace
 from tests.reasoner_fixtures import small_models, small_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
-LIMIT = 48
+PER_TEMPLATE = 2  # the first train tasks of every template: ~50 tasks of every category
 
 
 def _records(out: Path) -> list[dict]:
@@ -32,17 +33,25 @@ def _stable(record: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def setup(small_kb, small_kb_config):
+def setup(small_kb, small_kb_config, tmp_path_factory):
     small_models(small_kb_config.kb_dir)
-    path, tasks = small_tasks(small_kb_config.kb_dir)
-    return small_kb_config.kb_dir, path, tasks
+    _, tasks = small_tasks(small_kb_config.kb_dir)
+    seen: dict[str, int] = {}
+    sample = []
+    for t in tasks:
+        if t.split == "train" and seen.get(t.template, 0) < PER_TEMPLATE:
+            seen[t.template] = seen.get(t.template, 0) + 1
+            sample.append(t)
+    path = tmp_path_factory.mktemp("distill_tasks") / "tasks.jsonl"
+    write_tasks(path, sample)
+    return small_kb_config.kb_dir, path, sample
 
 
 @pytest.fixture(scope="module")
 def plain_run(setup, tmp_path_factory):
     kb, path, _ = setup
     out = tmp_path_factory.mktemp("distill_plain")
-    summary = distill(DistillConfig(kb_dir=kb, tasks=path, out=out, split="train", limit=LIMIT, workers=1))
+    summary = distill(DistillConfig(kb_dir=kb, tasks=path, out=out, split="train", workers=1))
     return out, summary
 
 
@@ -50,10 +59,11 @@ def test_records_summary_and_renderings(plain_run, setup):
     out, summary = plain_run
     _, _, tasks = setup
     records = _records(out)
-    first = [t.id for t in tasks if t.split == "train"][:LIMIT]
-    assert [r["task_id"] for r in records] == first and summary.written == LIMIT == summary.tasks
-    assert json.loads((out / "summary.json").read_text())["kept"] == summary.kept > LIMIT // 2
-    assert set(summary.by_category) >= {"structural_understanding"}
+    assert [r["task_id"] for r in records] == [t.id for t in tasks] and summary.written == len(tasks) == summary.tasks
+    assert json.loads((out / "summary.json").read_text())["kept"] == summary.kept > len(tasks) // 2
+    assert len(summary.by_category) == 6 and len(summary.by_template) == 25
+    for category in ("structural_understanding", "conceptual_knowledge", "synthesis_design"):
+        assert summary.by_category[category].get("rejected", 0) == 0, summary.by_category
     for r in records:
         task, trace = Task.model_validate(r["task"]), Trace.model_validate(r["trace"])
         assert r["kept"] == trace.verified and (r["reject_reason"] is None) == r["kept"]
@@ -71,16 +81,16 @@ def test_records_summary_and_renderings(plain_run, setup):
 def test_rerun_of_a_finished_run_writes_nothing(plain_run, setup):
     out, summary = plain_run
     kb, path, _ = setup
-    again = distill(DistillConfig(kb_dir=kb, tasks=path, out=out, split="train", limit=LIMIT, workers=1))
+    again = distill(DistillConfig(kb_dir=kb, tasks=path, out=out, split="train", workers=1))
     assert again.written == summary.written and again.content_hash == summary.content_hash
     assert again.seconds is None  # nothing was left to do
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(plain_run, setup, tmp_path):
-    kb, path, _ = setup
+    kb, path, tasks = setup
     out = tmp_path / "distill"
     cmd = [sys.executable, "-m", "agents.distill", "--split", "train", "--out", str(out), "--tasks", str(path),
-           "--kb-dir", str(kb), "--limit", str(LIMIT), "--workers", "2", "--no-progress"]
+           "--kb-dir", str(kb), "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
@@ -92,11 +102,11 @@ def test_killed_run_resumes_without_loss_or_duplicates(plain_run, setup, tmp_pat
     os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker processes, mid-run
     proc.wait(30)
     before = len(_records(out))
-    assert 8 <= before < LIMIT
+    assert 8 <= before < len(tasks)
     resumed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     records = _records(out)
     ids = [r["task_id"] for r in records]
-    assert len(ids) == len(set(ids)) == LIMIT  # nothing lost, nothing twice
+    assert len(ids) == len(set(ids)) == len(tasks)  # nothing lost, nothing twice
     plain = {r["task_id"]: _stable(r) for r in _records(plain_run[0])}
     assert {r["task_id"]: _stable(r) for r in records} == plain  # the same records as an uninterrupted run

@@ -21,7 +21,7 @@ from tools.estimate import EstimateArgs, EstimateContext, estimate_property
 from tools.kb_view import KBView
 from tools.surrogate_model import FlatForest
 from tools.surrogate_store import INDEX_FILE, StaleModelError, kb_version_of, load_cards, load_model
-from tools.surrogate_train import SurrogateConfig, domain_thresholds, ensure_models, train_surrogates
+from tools.surrogate_train import SurrogateConfig, domain_thresholds, ensure_models
 
 CONFIG = SurrogateConfig(min_train=20, properties=["tg", "density", "ffv"], tune=False, max_iter=150)
 NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked below)
@@ -29,8 +29,10 @@ NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked be
 
 @pytest.fixture(scope="module")
 def trained(small_kb, small_kb_config):
-    """Models of the small KB in the default folder (<kb_dir>/models/surrogates/<kb_version>)."""
-    return train_surrogates(small_kb_config.kb_dir, CONFIG)
+    """Models of the small KB in the default folder (<kb_dir>/models/surrogates/<kb_version>); reused when
+    another module of the session trained them with the same config (tests/reasoner_fixtures.MODELS)."""
+    folder = ensure_models(small_kb_config.kb_dir, CONFIG)
+    return folder, list(load_cards(folder, kb_version_of(small_kb_config.paths.db)).values())
 
 
 @pytest.fixture(scope="module")
