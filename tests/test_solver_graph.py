@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import StructuredTool
 from solver_tasks import choice_task, dev_polymer_keys
 
-from agents.schema import Answer, Task, TaskParams
+from agents.schema import Answer, PolymerRef, Task, TaskParams
 from agents.solver.api import build_solver
 from agents.solver.config import SolverConfig
 from agents.solver.fake import ScriptedChatModel
@@ -151,3 +151,20 @@ def test_checkpoint_resumes_a_killed_solve(small_kb_config, task, polymer_key, t
     assert trace.final_answer.choice == "B" and trace.tool_calls == 2
     third, model = solver_for(small_kb_config.kb_dir, script, checkpoint_db=db)
     assert third.solve(task) == trace and model.calls == 0  # a finished thread returns its trace
+
+
+def test_hide_own_values_hides_the_asked_polymers_values(small_kb_config, view):
+    con = view.connect()
+    key = con.execute("SELECT p.key FROM polymers p JOIN property_summary s USING (polymer_id) WHERE p.split = 'train' "
+                      "AND s.property = 'tg' ORDER BY p.polymer_id LIMIT 1").fetchone()[0]
+    con.close()
+    task = Task(id="t-tg-1", split="train", category="property_prediction", template="hand_written", difficulty=1,
+                question=f"What is the Tg of {key}?", answer_type="number", gold=Answer(type="number", number=1.0, unit="K"),
+                params=TaskParams(polymers=[PolymerRef(label="polymer", psmiles=key)], property="tg", unit="K"),
+                generator="test", generator_version="0")
+    script = [call("get_property_values", polymer=key, property="tg"), "Answer: 400 K"]
+    seen = solver_for(small_kb_config.kb_dir, script)[0].solve(task).steps[0].observation
+    hidden = solver_for(small_kb_config.kb_dir, script)[0].solve(task, hide_own_values=True).steps[0].observation
+    assert json.loads(seen)["data"]["n_values"] > 0
+    data = json.loads(hidden).get("data") or {}
+    assert not data.get("n_values")

@@ -4,8 +4,8 @@
     trace = solver.solve(task)                  # never raises on model / tool failures
     traces = solver.solve_many(tasks, progress=lambda done, total: ...)
 
-A task of split S is solved through KBView.for_split(kb_dir, S) (with hide_own_values, the per-task view
-that also hides the task's own polymers' values, where tools.kb_view provides it). With
+A task of split S is solved through KBView.for_split(kb_dir, S) (with hide_own_values, KBView.for_task: the
+view that also hides the measured values of the task's own polymers). With
 `config.checkpoint_db` every node's state is saved in SQLite under thread id = task id: solving the same
 task again resumes an interrupted run, or returns the finished trace.
 """
@@ -79,29 +79,33 @@ class Solver:
         self.close()
 
     def toolbox(self, view: KBView) -> ToolBox:
-        """The tools of one view (restricted to config.tool_menu), built once per view."""
-        key = f"{sorted(view.hidden_splits)}|{sorted(getattr(view, 'hidden_polymer_ids', ()) or ())}"
-        if key not in self._toolboxes:
+        """The tools of one view (restricted to config.tool_menu): built once per split view; a per-task view
+        (a hidden polymer set) gets fresh tools sharing the split view's loaded surrogate models."""
+        hidden = getattr(view, "hidden_polymer_ids", frozenset())
+        key = ",".join(sorted(view.hidden_splits))
+        if not hidden and key in self._toolboxes:
+            return self._toolboxes[key]
+        if hidden:
+            base = self.toolbox(view.base())
+            ctx = base.estimate_ctx.for_view(view)
+        else:
             ctx = EstimateContext(view)
-            tools = {t.name: t for t in build_tools(view, ctx)}
-            if self.config.tool_menu is not None:
-                unknown = sorted(set(self.config.tool_menu) - set(tools))
-                if unknown:
-                    raise BackboneError(f"tool_menu names unknown tools {unknown}; tools are {sorted(tools)}")
-                tools = {n: t for n, t in tools.items() if n in self.config.tool_menu}
-            if len(self._toolboxes) > 64:  # per-task views (hide_own_values) are not worth keeping
-                self._toolboxes.clear()
-            self._toolboxes[key] = ToolBox(view, ctx, tools)
-        return self._toolboxes[key]
+        tools = {t.name: t for t in build_tools(view, ctx)}
+        if self.config.tool_menu is not None:
+            unknown = sorted(set(self.config.tool_menu) - set(tools))
+            if unknown:
+                raise BackboneError(f"tool_menu names unknown tools {unknown}; tools are {sorted(tools)}")
+            tools = {n: t for n, t in tools.items() if n in self.config.tool_menu}
+        box = ToolBox(view, ctx, tools)
+        if not hidden:
+            self._toolboxes[key] = box
+        return box
 
     def view_for(self, task: Task, hide_own_values: bool) -> KBView:
         """The view a task may use: its split's, and with hide_own_values also blind to its own polymers."""
         if not hide_own_values:
             return KBView.for_split(self.kb_dir, task.split)
-        for_task = getattr(KBView, "for_task", None)
-        if for_task is None:
-            raise NotImplementedError("hide_own_values needs KBView.for_task (tools.kb_view, helper 'reasoner')")
-        return for_task(self.kb_dir, task, hide_own=True)
+        return KBView.for_task(self.kb_dir, task, hide_own=True)
 
     def solve(self, task: Task, *, hide_own_values: bool = False, view: KBView | None = None) -> Trace:
         """One attempt at a task; budgets, malformed outputs and tool failures end in an honest Trace."""
