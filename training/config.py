@@ -33,7 +33,6 @@ class ModelSettings(_Section):
     base: str = "smollm2"                     # 'smollm2' (the offline SmolLM2-135M-Instruct) or a model folder
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
-    random_init: bool = False                 # weights drawn at random from config.json (speed runs of real shapes)
     kernels: Literal["none", "liger"] = "none"  # liger: fused RMSNorm / SwiGLU / RoPE Triton kernels (CUDA)
 
 
@@ -169,9 +168,6 @@ def check_config(cfg: TrainConfig) -> None:
                         "(its attention ignores position_ids); set data.packing=false")
     if cfg.lora.target_modules != "all-linear" and not cfg.lora.target_modules:
         problems.append("lora.target_modules: empty list; name modules or use 'all-linear'")
-    if cfg.train.eval_steps and cfg.train.eval_steps > cfg.train.max_steps:
-        problems.append(f"train.eval_steps: {cfg.train.eval_steps} > train.max_steps {cfg.train.max_steps}: "
-                        "no evaluation would run during training")
     if problems:
         raise ConfigError("\n".join(problems))
 

@@ -22,8 +22,9 @@ import resource
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kb.errors import PolyBenchError
 from kb.layered_config import ConfigError
@@ -101,11 +102,67 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool, fresh: bool):
         save_total_limit=t.save_total_limit, logging_steps=t.logging_steps, seed=t.seed, data_seed=t.seed,
         report_to="none", use_cpu=t.device == "cpu", remove_unused_columns=False,
         label_names=["shift_labels"], prediction_loss_only=True, dataloader_num_workers=0,
-        dataloader_pin_memory=t.device == "cuda", disable_tqdm=False, gradient_checkpointing=False)
+        dataloader_pin_memory=t.device == "cuda", disable_tqdm=False)
 
 
-def train(cfg: TrainConfig, data_dir: Path, out: Path) -> dict:
-    """Run (or continue) one training run; returns the run card also written to OUT/adapter/run_card.json."""
+@dataclass
+class Run:
+    """A run ready to start or continue: the trainer built, nothing trained yet (`execute` trains)."""
+
+    cfg: TrainConfig
+    data_dir: Path
+    out: Path
+    trainer: Any
+    tokenizer: Any
+    writer: Any
+    data_hash: str
+    prompt_version: str | None
+    base_dir: Path
+    resume: Path | None
+    train_stats: PackStats
+    dev_stats: PackStats
+    started: float
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.out / "adapter"
+
+    def execute(self) -> dict:
+        """Train to max_steps (from the last checkpoint if any), save the adapter, evaluate, write the run card."""
+        result = self.trainer.train(resume_from_checkpoint=str(self.resume) if self.resume else None)
+        self.trainer.save_model(str(self.adapter_dir))
+        self.tokenizer.save_pretrained(str(self.adapter_dir))
+        final_eval = self.trainer.evaluate() if self.trainer.eval_dataset else {}
+        self.writer.close()
+        card = self.card(result.metrics, final_eval)
+        (self.adapter_dir / "run_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        return card
+
+    def card(self, train_metrics: dict, final_eval: dict) -> dict:
+        """What was trained on what, how it went, how long it took and how much memory it used."""
+        history = self.trainer.state.log_history
+        evals = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 4)} for h in history if "eval_loss" in h]
+        losses = [{"step": h["step"], "loss": round(h["loss"], 4)} for h in history if "loss" in h]
+        return {
+            "backbone": f"hf:{self.cfg.model.base}+adapter:{self.adapter_dir}",
+            "base_model": self.cfg.model.base, "base_dir": str(self.base_dir), "data_dir": str(self.data_dir),
+            "data_hash": self.data_hash, "prompt_version": self.prompt_version, "variant": self.cfg.data.variant,
+            "config": self.cfg.model_dump(mode="json"),
+            "train_data": asdict(self.train_stats), "dev_data": asdict(self.dev_stats),
+            "steps": self.trainer.state.global_step, "resumed_from": str(self.resume) if self.resume else None,
+            "metrics": {"train_loss_first": losses[0]["loss"] if losses else None,
+                        "train_loss_last": losses[-1]["loss"] if losses else None,
+                        "dev_loss_before": evals[0]["eval_loss"] if evals and evals[0]["step"] == 0 else None,
+                        "dev_loss_after": round(final_eval["eval_loss"], 4) if "eval_loss" in final_eval else None,
+                        "train_runtime_s": round(train_metrics.get("train_runtime", 0.0), 1),
+                        "train_losses": losses, "dev_losses": evals},
+            "seconds": round(time.time() - self.started, 1), **peak_memory_mb(self.cfg.train.device),
+            "versions": _versions(),
+        }
+
+
+def build_run(cfg: TrainConfig, data_dir: Path, out: Path) -> Run:
+    """Check the machine, read and pack the data, load the model and build the trainer (resuming if OUT has a run)."""
     import torch
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
@@ -140,33 +197,14 @@ def train(cfg: TrainConfig, data_dir: Path, out: Path) -> dict:
         train_dataset=train_rows, eval_dataset=dev_rows or None, data_collator=PackedCollator(tokenizer.pad_token_id),
         callbacks=[TensorBoardCallback(tb_writer=writer)], loss_chunk=cfg.train.loss_chunk,
         fused_ce=cfg.model.kernels == "liger")
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    adapter = out / "adapter"
-    trainer.save_model(str(adapter))
-    tokenizer.save_pretrained(str(adapter))
-    final_eval = trainer.evaluate() if dev_rows else {}
-    writer.close()
-    history = trainer.state.log_history
-    evals = [{"step": h["step"], "eval_loss": round(h["eval_loss"], 4)} for h in history if "eval_loss" in h]
-    losses = [{"step": h["step"], "loss": round(h["loss"], 4)} for h in history if "loss" in h]
-    card = {
-        "backbone": f"hf:{cfg.model.base if cfg.model.base != 'smollm2' else 'smollm2'}+adapter:{adapter}",
-        "base_model": cfg.model.base, "base_dir": str(folder), "data_dir": str(data_dir),
-        "data_hash": data.data_hash, "prompt_version": data.manifest.get("prompt_version"),
-        "variant": cfg.data.variant, "config": cfg.model_dump(mode="json"),
-        "train_data": asdict(train_stats), "dev_data": asdict(dev_stats),
-        "steps": trainer.state.global_step, "resumed_from": str(resume) if resume else None,
-        "metrics": {"train_loss_first": losses[0]["loss"] if losses else None,
-                    "train_loss_last": losses[-1]["loss"] if losses else None,
-                    "dev_loss_before": evals[0]["eval_loss"] if evals and evals[0]["step"] == 0 else None,
-                    "dev_loss_after": round(final_eval["eval_loss"], 4) if "eval_loss" in final_eval else None,
-                    "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 1),
-                    "train_losses": losses, "dev_losses": evals},
-        "seconds": round(time.time() - started, 1), **peak_memory_mb(cfg.train.device),
-        "versions": _versions(),
-    }
-    (adapter / "run_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    return card
+    return Run(cfg=cfg, data_dir=Path(data_dir), out=out, trainer=trainer, tokenizer=tokenizer, writer=writer,
+               data_hash=data.data_hash, prompt_version=data.manifest.get("prompt_version"), base_dir=folder,
+               resume=resume, train_stats=train_stats, dev_stats=dev_stats, started=started)
+
+
+def train(cfg: TrainConfig, data_dir: Path, out: Path) -> dict:
+    """Run (or continue) one training run; returns the run card also written to OUT/adapter/run_card.json."""
+    return build_run(cfg, data_dir, out).execute()
 
 
 def _versions() -> dict[str, str]:

@@ -44,7 +44,7 @@ def assistant_loss_sum(model, inputs: dict, *, chunk: int = 4096, fused_ce=None)
     if n == 0:
         return hidden.sum() * 0.0, 0
     if fused_ce is not None:
-        return fused_ce(head.weight, h, y) * n, n
+        return fused_ce(head.weight, h, y), n
     if n <= chunk:
         return _ce_sum(head, h, y), n
     total = hidden.new_zeros((), dtype=torch.float32)
@@ -65,7 +65,7 @@ class AssistantOnlyTrainer(Trainer):
         if fused_ce:
             from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
 
-            self.fused_ce = LigerFusedLinearCrossEntropyLoss(reduction="mean")
+            self.fused_ce = LigerFusedLinearCrossEntropyLoss(reduction="sum")
         self.model_accepts_loss_kwargs = True   # the loss is already normalised over the accumulated batch
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
