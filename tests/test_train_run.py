@@ -117,6 +117,20 @@ def test_adapter_answers_a_task_as_an_agent_backbone(resumed):
     assert answers_match(task.gold, read.answer), text
 
 
+def test_merged_model_folder_loads_and_answers_like_the_adapter(resumed, tmp_path):
+    from training.merge import main as merge_main
+
+    adapter = resumed["out"] / "adapter"
+    assert merge_main(["--adapter", str(adapter), "--out", str(tmp_path / "merged")]) == 0
+    assert (tmp_path / "merged" / "config.json").exists() and (tmp_path / "merged" / "merge_card.json").exists()
+    assert not list((tmp_path / "merged").glob("adapter_*"))
+    task, _ = make_pair(151, "dev", 5)
+    chat = [standalone_messages(task, cot=False)]
+    merged = load_text_backbone(f"hf:{tmp_path / 'merged'}").generate(chat, max_new_tokens=12)
+    assert merged == load_text_backbone(resumed["card"]["backbone"]).generate(chat, max_new_tokens=12)
+    assert merge_main(["--adapter", str(tmp_path), "--out", str(tmp_path / "m2")]) == 1
+
+
 def test_rerun_with_other_settings_is_refused(resumed, capsys):
     code = main(["--preset", "cpu-smollm2", "--data", str(resumed["data"]), "--out", str(resumed["out"]),
                  *[a for s in [*SETS, "train.lr=0.01"] for a in ("--set", s)]])

@@ -46,8 +46,8 @@ def base_dir(cfg: TrainConfig, models_dir: Path | None = None) -> Path:
     if cfg.model.base == "smollm2":
         from agents.solver.backbones import DEFAULT_MODELS_DIR, smollm2_dir
 
-        return smollm2_dir(models_dir or DEFAULT_MODELS_DIR)
-    return Path(cfg.model.base)
+        return smollm2_dir(models_dir or DEFAULT_MODELS_DIR).resolve()
+    return Path(cfg.model.base).resolve()
 
 
 def load_tokenizer(folder: Path):
