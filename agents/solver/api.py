@@ -117,8 +117,9 @@ class Solver:
         start: dict | None = {"task": task}
         if self.config.checkpoint_db is not None:
             saved = graph.get_state(run_config)
-            if saved.values.get("trace") is not None and not saved.next:
-                return saved.values["trace"]
+            done = saved.values.get("trace")
+            if done is not None and not saved.next and done.model == self.model_name:
+                return done   # finished before (by this model): nothing to redo
             if saved.next:
                 start = None   # resume from the last saved node
         return self._run(graph, start, run_config, context, task)
