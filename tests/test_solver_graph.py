@@ -159,6 +159,9 @@ def test_checkpoint_resumes_a_killed_solve(small_kb_config, task, polymer_key, t
     assert trace.final_answer.choice == "B" and trace.tool_calls == 2
     third, model = solver_for(small_kb_config.kb_dir, script, checkpoint_db=db)
     assert third.solve(task) == trace and model.calls == 0  # a finished thread returns its trace
+    other = build_solver("another-model", small_kb_config.kb_dir, SolverConfig(checkpoint_db=db),
+                         chat_model=ScriptedChatModel(script=["Answer: C"]))
+    assert other.solve(task).final_answer.choice == "C"    # ... to the model that wrote it, not to another
 
 
 def test_hide_own_values_hides_the_asked_polymers_values(small_kb_config, view):
