@@ -119,7 +119,8 @@ class ChatSession:
         args = {"constraints": [c.model_dump(exclude_none=True) for c in constraints], "limit": self.limit * 2, **rank}
         found = self._tool(steps, "check-constraint", "Find KB polymers meeting every constraint.", "find_polymers", args)
         matches = (found or {}).get("matches", [])
-        candidates, rejected = [], 0
+        candidates: list[Candidate] = []
+        rejected = 0
         for match in matches:
             if len(candidates) >= self.limit:
                 break

@@ -81,7 +81,7 @@ class Solver:
     def toolbox(self, view: KBView) -> ToolBox:
         """The tools of one view (restricted to config.tool_menu): built once per split view; a per-task view
         (a hidden polymer set) gets fresh tools sharing the split view's loaded surrogate models."""
-        hidden = getattr(view, "hidden_polymer_ids", frozenset())
+        hidden: frozenset[int] = view.hidden_polymer_ids
         key = ",".join(sorted(view.hidden_splits))
         if not hidden and key in self._toolboxes:
             return self._toolboxes[key]

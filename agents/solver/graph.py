@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -235,7 +235,7 @@ def build_graph(checkpointer: Any = None) -> Any:
     """The compiled solver graph (optionally with a checkpointer; thread id = task id)."""
     builder = StateGraph(SolverState, context_schema=SolveContext)
     for node in (read_task, plan, decide, act, compose, verify, finish):
-        builder.add_node(node.__name__, timed(node))
+        builder.add_node(node.__name__, cast(Any, timed(node)))
     builder.add_edge(START, "read_task")
     builder.add_edge("read_task", "plan")
     builder.add_edge("plan", "decide")
