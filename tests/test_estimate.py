@@ -21,7 +21,7 @@ from tools.estimate import EstimateArgs, EstimateContext, estimate_property
 from tools.kb_view import KBView
 from tools.surrogate_model import FlatForest
 from tools.surrogate_store import INDEX_FILE, StaleModelError, kb_version_of, load_cards, load_model
-from tools.surrogate_train import SurrogateConfig, domain_thresholds, ensure_models, train_surrogates
+from tools.surrogate_train import SurrogateConfig, domain_thresholds, ensure_models
 
 CONFIG = SurrogateConfig(min_train=20, properties=["tg", "density", "ffv"], tune=False, max_iter=150)
 NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked below)
@@ -29,8 +29,10 @@ NEW_POLYMER = "*CC(*)c1ccc(C(F)(F)F)c(Cl)c1F"  # not in the small KB (checked be
 
 @pytest.fixture(scope="module")
 def trained(small_kb, small_kb_config):
-    """Models of the small KB in the default folder (<kb_dir>/models/surrogates/<kb_version>)."""
-    return train_surrogates(small_kb_config.kb_dir, CONFIG)
+    """Models of the small KB in the default folder (<kb_dir>/models/surrogates/<kb_version>); reused when
+    another module of the session trained them with the same config (tests/reasoner_fixtures.MODELS)."""
+    folder = ensure_models(small_kb_config.kb_dir, CONFIG)
+    return folder, list(load_cards(folder, kb_version_of(small_kb_config.paths.db)).values())
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +87,11 @@ def test_known_polymer_estimate(ctx, small_kb):
     est = estimate_property(EstimateArgs(polymer=key, property="tg"), ctx)
     assert est.polymer_id == pid and est.kind == "experimental" and est.unit == "K"
     assert math.isfinite(est.value) and est.lower <= est.value <= est.upper
-    assert est.nearest_similarity == pytest.approx(1.0)   # it is a training polymer itself
-    assert est.domain == "in-domain"
-    assert est.neighbours[0].polymer_id == pid
+    # a training polymer of the model: never its own neighbour, and its estimate is the out-of-fold one
+    assert pid not in {n.polymer_id for n in est.neighbours} and est.out_of_fold
+    assert est.nearest_similarity == est.neighbours[0].similarity
+    model = ctx.model("tg__experimental")
+    assert model.out_of_fold(pid) is not None and est.value == pytest.approx(model.out_of_fold(pid), abs=0.51)
     assert est.measured_value == pytest.approx(measured, rel=1e-3)  # train values are visible to a test agent
     assert est.provenance.kb_version == ctx.kb_version and pid in est.provenance.polymer_ids
     assert est.model.n_train > 0 and est.model.name == "tg__experimental"

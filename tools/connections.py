@@ -9,6 +9,11 @@ With hidden splits every read of the view's `measurements` joins all polymers to
 a query on the full KB). `measurements_table` materialises the view's visible measurements once per
 connection into a TEMP table (the same rows, sorted by polymer): the tools read that instead, and
 `medians_table` holds property_summary's medians of those rows (per polymer, property and kind).
+
+A per-task hidden set (KBView.hidden_polymer_ids) does not open a connection of its own: the connection is
+cached for the view without it (`KBView.base`), and every call swaps the rows of the connection's TEMP
+`tool_hidden` table to the calling view's ids before the tool reads. The materialised tables hold the
+split-level rows (`*_all`); the names the tools read are TEMP views over them that anti-join the hidden ids.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from tools.kb_view import KBView
+from tools.kb_view import HIDDEN_TABLE, KBView, set_hidden
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class _Open:
     kb_version: str
     materialised: bool = False
     medians: bool = False
+    hidden: frozenset[int] = frozenset()
 
 
 def _signature(db: Path) -> tuple[int, int]:
@@ -57,15 +63,18 @@ def _opened(view: KBView) -> _Open:
         signature = _signature(view.paths.db)
     except FileNotFoundError:
         signature = (-1, -1)  # view.connect() raises KBNotBuiltError with the how-to
-    entry = cache.get(view)
-    if entry is not None and entry.signature == signature:
-        return entry
-    if entry is not None:
-        entry.con.close()
-    con = view.connect()
-    rows = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchall()
-    entry = _Open(con, signature, rows[0][0] if rows else "unknown")
-    cache[view] = entry
+    base = view.base()
+    entry = cache.get(base)
+    if entry is None or entry.signature != signature:
+        if entry is not None:
+            entry.con.close()
+        con = base.connect()
+        rows = con.execute("SELECT value FROM build_info WHERE key = 'kb_version'").fetchall()
+        entry = _Open(con, signature, rows[0][0] if rows else "unknown")
+        cache[base] = entry
+    if entry.hidden != view.hidden_polymer_ids:  # this call's per-task hidden set
+        set_hidden(entry.con, view.hidden_polymer_ids)
+        entry.hidden = view.hidden_polymer_ids
     logger.debug("opened %s (kb_version %s, hidden %s)", view.paths.db, entry.kb_version,
                  sorted(view.hidden_splits))
     return entry
@@ -80,19 +89,31 @@ def measurements_table(view: KBView) -> str:
     """Name of a TEMP table holding exactly the view's visible measurements (created on first use)."""
     entry = _opened(view)
     if not entry.materialised:
-        entry.con.execute(f"CREATE OR REPLACE TEMP TABLE {MEASUREMENTS} AS "
-                          "SELECT * FROM measurements ORDER BY polymer_id, property")
+        entry.con.execute(f"CREATE OR REPLACE TEMP TABLE {MEASUREMENTS}_all AS "
+                          "SELECT * FROM split_measurements ORDER BY polymer_id, property")
+        entry.con.execute(f"CREATE OR REPLACE TEMP VIEW {MEASUREMENTS} AS SELECT * FROM {MEASUREMENTS}_all "
+                          f"WHERE polymer_id NOT IN (SELECT polymer_id FROM {HIDDEN_TABLE})")
         entry.materialised = True
     return MEASUREMENTS
 
 
+def split_measurements_table(view: KBView) -> str:
+    """Name of the TEMP table of the split-level visible measurements, before any per-task hidden set (for
+    statistics cached per split view, such as counts per property)."""
+    measurements_table(view)
+    return f"{MEASUREMENTS}_all"
+
+
 def medians_table(view: KBView) -> str:
     """Name of a TEMP table of (polymer_id, property, kind, value = median, n) over the view's values."""
-    source = measurements_table(view)
+    measurements_table(view)
     entry = _opened(view)
     if not entry.medians:
-        entry.con.execute(f"CREATE OR REPLACE TEMP TABLE {MEDIANS} AS SELECT polymer_id, property, kind, "
-                          f"median(value) AS value, count(*) AS n FROM {source} GROUP BY ALL ORDER BY property, value")
+        entry.con.execute(f"CREATE OR REPLACE TEMP TABLE {MEDIANS}_all AS SELECT polymer_id, property, kind, "
+                          f"median(value) AS value, count(*) AS n FROM {MEASUREMENTS}_all GROUP BY ALL "
+                          "ORDER BY property, value")
+        entry.con.execute(f"CREATE OR REPLACE TEMP VIEW {MEDIANS} AS SELECT * FROM {MEDIANS}_all "
+                          f"WHERE polymer_id NOT IN (SELECT polymer_id FROM {HIDDEN_TABLE})")
         entry.medians = True
     return MEDIANS
 

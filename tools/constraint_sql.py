@@ -178,8 +178,10 @@ def find_sql(view: KBView, constraints: list[Constraint], rank_by: str | None, r
         join, rank_select = "LEFT JOIN rk USING (polymer_id)", "rk.rank_value"
         order = f"rank_value {'DESC' if descending else 'ASC'} NULLS LAST, n_visible DESC"
     hidden = sorted(view.hidden_splits)
-    visible_n = (f"CASE WHEN p.split IN ({', '.join('?' * len(hidden))}) THEN 0 ELSE p.n_measurements END"
-                 if hidden else "p.n_measurements")
+    tests = ([f"p.split IN ({', '.join('?' * len(hidden))})"] if hidden else []) + (
+        [f"p.polymer_id IN ({', '.join(str(int(i)) for i in sorted(view.hidden_polymer_ids))})"]
+        if view.hidden_polymer_ids else [])  # ids are ints: inlined
+    visible_n = f"CASE WHEN {' OR '.join(tests)} THEN 0 ELSE p.n_measurements END" if tests else "p.n_measurements"
     ctes.append(f"cand AS (SELECT p.polymer_id, {visible_n} AS n_visible, {rank_select} AS rank_value, "
                 f"count(*) OVER () AS n_total FROM polymers p {join} "
                 f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {order}, p.polymer_id LIMIT ?)")

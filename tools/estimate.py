@@ -3,7 +3,11 @@
 Models are trained per (property, kind) by tools.surrogate_train and loaded once per EstimateContext. The
 polymer may be any SMILES / PSMILES writing, in the KB or not: it is canonicalised and featurised on the fly.
 Measured values shown beside the neighbours come through the context's KBView, so a test-split agent never
-sees a hidden split's values.
+sees a hidden split's values (nor, with a per-task hidden set, the task's own polymers' values).
+
+The estimate of a KB polymer never leans on the polymer itself: it is left out of its own neighbours (and of
+the nearest-similarity that decides the domain verdict), and a training polymer of the model gets its
+out-of-fold estimate (tools.surrogate_train.out_of_fold), not the in-sample fit.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class Estimate(BaseModel):
     upper: float
     interval_coverage: float     # share of held-out polymers the interval is calibrated to contain
     measured_value: float | None  # the polymer's own visible median measurement of this kind, if any
+    out_of_fold: bool = False    # a training polymer of the model: the value comes from a fold model without it
     nearest_similarity: float
     domain: Verdict
     domain_rule: str
@@ -90,45 +95,82 @@ class Estimate(BaseModel):
     provenance: Provenance
 
 
+_CARDS: dict[tuple, dict[str, ModelCard]] = {}
+_MODELS: dict[tuple, SurrogateModel] = {}
+
+
+_VERSIONS: dict[tuple, str] = {}
+
+
+def _kb_version(db: Path) -> str:
+    """kb_version_of, once per KB file as it is on disk (a context per task must not open the file again)."""
+    stat = Path(db).stat()
+    key = (str(db), stat.st_ino, stat.st_mtime_ns)
+    if key not in _VERSIONS:
+        _VERSIONS[key] = kb_version_of(db)
+    return _VERSIONS[key]
+
+
+def _folder_key(folder: Path, kb_version: str) -> tuple:
+    """Identity of a finished models folder: retraining rewrites index.json (last), so its mtime changes."""
+    index = Path(folder) / "index.json"
+    return str(Path(folder).resolve()), kb_version, index.stat().st_mtime_ns if index.exists() else -1
+
+
 class EstimateContext:
-    """A KB view plus the surrogate models of its KB version: cards read once, models loaded on first use."""
+    """A KB view plus the surrogate models of its KB version: cards read once, models loaded on first use
+    (both cached per process and models folder, so a context per task costs nothing)."""
 
     def __init__(self, view: KBView, models_dir: Path | None = None) -> None:
         self.view = view
-        self.kb_version = kb_version_of(view.paths.db)
+        self.kb_version = _kb_version(view.paths.db)
         self.models_dir = Path(models_dir) if models_dir else models_dir_of(view.kb_dir, self.kb_version)
         self._cards: dict[str, ModelCard] | None = None
         self._models: dict[str, SurrogateModel] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
 
+    def for_view(self, view: KBView) -> EstimateContext:
+        """A context for another view of the same KB (e.g. a task's hidden set) sharing the loaded models."""
+        if view.kb_dir != self.view.kb_dir:
+            raise ValueError(f"for_view needs a view of {self.view.kb_dir}, got {view.kb_dir}")
+        other = object.__new__(EstimateContext)
+        other.__dict__.update(self.__dict__)
+        other.view, other._con = view, None
+        other._models = self._models  # shared: loaded once
+        return other
+
     @property
     def cards(self) -> dict[str, ModelCard]:
         """The model cards by name; ToolError when no models were trained for this KB version."""
         if self._cards is None:
-            try:
-                self._cards = load_cards(self.models_dir, self.kb_version)
-            except StaleModelError as exc:
-                raise ToolError(f"property estimates are unavailable: {exc}") from exc
+            key = _folder_key(self.models_dir, self.kb_version)
+            if key not in _CARDS:
+                try:
+                    _CARDS[key] = load_cards(self.models_dir, self.kb_version)
+                except StaleModelError as exc:
+                    raise ToolError(f"property estimates are unavailable: {exc}") from exc
+            self._cards = _CARDS[key]
         return self._cards
 
     def model(self, name: str) -> SurrogateModel:
-        """A model by name, loaded once."""
+        """A model by name, loaded once per process (contexts of per-task views share it)."""
         if name not in self._models:
-            self._models[name] = load_model(self.models_dir, name, self.kb_version)
+            key = (*_folder_key(self.models_dir, self.kb_version), name)
+            if key not in _MODELS:
+                _MODELS[key] = load_model(self.models_dir, name, self.kb_version)
+            self._models[name] = _MODELS[key]
         return self._models[name]
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        """The view's read-only connection (opened once)."""
-        if self._con is None:
-            self._con = self.view.connect()
-        return self._con
+        """This thread's cached connection of the view, its hidden set in force (tools.connections)."""
+        from tools.connections import connection
+
+        return connection(self.view)
 
     def close(self) -> None:
-        """Close the connection (models stay loaded)."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        """Nothing to release: the connection is tools.connections' per-thread cache (kept for callers)."""
+        self._con = None
 
 
 def pick_card(cards: dict[str, ModelCard], prop: str, kind: str | None) -> ModelCard:
@@ -208,11 +250,15 @@ def estimate_property(args: EstimateArgs, ctx: EstimateContext) -> Estimate:
     except InvalidPolymerError as exc:
         raise ToolError(f"{exc}. Write the repeat unit as SMILES, {_EXAMPLE}") from exc
     _in_unit(card, 1.0, args.unit)  # a bad unit fails before any work is shown
-    hits = model.nearest(fp, max(args.n_neighbours, 1))
-    nearest = hits[0][1] if hits else float("nan")
-    value, lower, upper = (_round(_in_unit(card, model.to_unit_space(v), args.unit))
-                           for v in model.predict_one(x, nearest))
     own_id = polymer_id_of(key)
+    hits = [h for h in model.nearest(fp, max(args.n_neighbours, 1) + 1) if h[0] != own_id]  # never itself
+    hits = hits[: max(args.n_neighbours, 1)]
+    nearest = hits[0][1] if hits else float("nan")
+    point, low, high = model.predict_one(x, nearest)
+    oof = model.out_of_fold(own_id)
+    if oof is not None:  # a training polymer: the cross-fitted estimate, with the interval's offsets
+        point, low, high = oof, oof - (point - low), oof + (high - point)
+    value, lower, upper = (_round(_in_unit(card, model.to_unit_space(v), args.unit)) for v in (point, low, high))
     rows = _kb_rows(ctx, [own_id] + [pid for pid, _ in hits], card.property, card.kind)
     neighbours = []
     for pid, sim in hits[: args.n_neighbours]:
@@ -227,7 +273,7 @@ def estimate_property(args: EstimateArgs, ctx: EstimateContext) -> Estimate:
     return Estimate(
         polymer=key, polymer_id=own_id if own is not None else None, property=card.property, kind=card.kind,
         unit=args.unit or card.unit, value=value, lower=lower, upper=upper,
-        interval_coverage=card.coverage_target, measured_value=own_value,
+        interval_coverage=card.coverage_target, measured_value=own_value, out_of_fold=oof is not None,
         nearest_similarity=round(nearest, 3), domain=model.verdict(nearest),
         domain_rule=f"Tanimoto to nearest training polymer: in-domain >= {dom.in_domain:.2f}, "
                     f"out-of-domain < {dom.out_of_domain:.2f}",

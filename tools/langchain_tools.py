@@ -185,7 +185,7 @@ def _classes(view: KBView, a: MonomerClassArgs) -> dict:
 
 def _sql(view: KBView, a: SQLArgs) -> dict:
     res = run_readonly_sql(Path(view.paths.db), a.sql, max_rows=a.max_rows,
-                           hidden_splits=frozenset(view.hidden_splits))
+                           hidden_splits=frozenset(view.hidden_splits), hidden_polymer_ids=view.hidden_polymer_ids)
     return {"columns": res.columns, "rows": json.loads(json.dumps(res.rows, default=str)), "truncated": res.truncated,
             **({"note": res.note} if res.note else {})}
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kb.properties import PROPERTIES
 from kb.units import UnitError, convert, dimension_of, known_units
-from tools.connections import connection, kb_version, measurements_table
+from tools.connections import connection, kb_version, measurements_table, split_measurements_table
 from tools.constraint_sql import find_sql
 from tools.errors import ToolError
 from tools.kb_view import KBView
@@ -180,7 +180,7 @@ def get_property_values(view: KBView, args: PropertyValuesArgs) -> PropertyValue
     unit = _checked_unit(prop.name, args.unit) if args.unit else prop.unit
     found, pid = _in_kb(view, args.polymer)
     kind = " AND kind = ?" if args.kind else ""
-    rows = [] if not view.visible_split(found.split) else connection(view).execute(
+    rows = [] if not view.visible(pid, found.split) else connection(view).execute(
         "SELECT value, kind, source_id, original_value, original_unit, temperature_k, gas, solvent, conditions, "
         f"reference, duplicate_of IS NOT NULL FROM {measurements_table(view)} WHERE polymer_id = ? AND property = ?"
         f"{kind} ORDER BY kind, source_id, row_index", [pid, prop.name, *([args.kind] if args.kind else [])]).fetchall()
@@ -269,7 +269,7 @@ def polymer_record(view: KBView, args: PolymerRecordArgs) -> PolymerRecord:
     props = _summary(con.execute("SELECT property, kind, unit, value, source_id, duplicate_of IS NOT NULL FROM "
                                  f"{measurements_table(view)} "
                                  "WHERE polymer_id = ? ORDER BY property, kind", [pid]).fetchall()
-                     ) if view.visible_split(found.split) else []  # a hidden split's polymer shows no value
+                     ) if view.visible(pid, found.split) else []  # a hidden split's (or task's) polymer shows no value
     monomers = [MonomerRow(role=r[0], smiles=r[1], polymer_class=r[2], cid=r[3], iupac_name=r[4]) for r in con.execute(
         "SELECT DISTINCT pm.role, pm.monomer_smiles, pm.polymer_class, m.cid, m.iupac_name FROM polymer_monomers pm "
         "LEFT JOIN monomers m USING (monomer_id) WHERE pm.polymer_id = ? ORDER BY 1, 2", [pid]).fetchall()
@@ -315,7 +315,7 @@ def _no_values_note(view: KBView, found: ResolvedPolymer, prop: str, kind: str |
     """Why the list is empty, without revealing hidden values: name the visible properties instead."""
     have = [r[0] for r in connection(view).execute(
         f"SELECT DISTINCT property FROM {measurements_table(view)} WHERE polymer_id = ? ORDER BY 1",
-        [found.polymer_id]).fetchall()] if view.visible_split(found.split) else []
+        [found.polymer_id]).fetchall()] if view.visible(found.polymer_id, found.split) else []
     what = f"{kind} {prop}" if kind else prop
     if not have:
         return f"no visible measurements of {what} for polymer {found.polymer_id} in this view"
@@ -348,11 +348,11 @@ def _to(value: float, unit: str, target: str) -> float:
 
 def _visible_counts(view: KBView) -> dict[str, dict[str, int]]:
     """Polymers with visible values per property and kind (cached per KB version and view)."""
-    key = (str(view.paths.db), kb_version(view), view.hidden_splits)
+    key = (str(view.paths.db), kb_version(view), view.hidden_splits)  # split-level: one task's set is noise
     if key not in _COUNTS:
         counts: dict[str, dict[str, int]] = {}
         for prop, kind, n in connection(view).execute(
-                f"SELECT property, kind, count(DISTINCT polymer_id) FROM {measurements_table(view)} "
+                f"SELECT property, kind, count(DISTINCT polymer_id) FROM {split_measurements_table(view)} "
                 "GROUP BY 1, 2").fetchall():
             counts.setdefault(prop, {})[kind] = n
         _COUNTS[key] = counts

@@ -18,9 +18,9 @@ Safe by construction, in layers:
 A private instance (not ``duckdb.connect(path, config=...)``) lets other connections to the same file stay
 open: DuckDB refuses a second connection to one file with a different configuration.
 
-With ``hidden_splits`` (e.g. {"test"}), TEMP views named ``measurements`` and ``property_summary`` shadow
-the KB's own and drop the rows of polymers in those splits (structures stay visible); schema-qualified
-references that would bypass them are refused.
+TEMP views named ``measurements`` and ``property_summary`` shadow the KB's own and drop the rows of polymers
+in ``hidden_splits`` (e.g. {"test"}) and of the per-call ``hidden_polymer_ids`` (a task's own polymers;
+structures stay visible); with either set, schema-qualified references that would bypass them are refused.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import duckdb
 
 from kb.errors import KBNotBuiltError, PolyBenchError
 from tools.errors import ToolError
+from tools.kb_view import HIDDEN_TABLE, set_hidden
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class SQLResult:
 
 
 def run_readonly_sql(db_path: Path, sql: str, *, max_rows: int = 200, timeout_s: float = 2.0,
-                     hidden_splits: frozenset[str] = frozenset(), max_bytes: int = MAX_RESULT_BYTES) -> SQLResult:
+                     hidden_splits: frozenset[str] = frozenset(), max_bytes: int = MAX_RESULT_BYTES,
+                     hidden_polymer_ids: frozenset[int] = frozenset()) -> SQLResult:
     """Run one checked SELECT on the KB read-only in a worker process; refuse anything else, cap rows,
     result bytes and wall time (a query still running at the limit is stopped)."""
     from tools.sql_worker import sandbox_for
@@ -108,12 +110,16 @@ def run_readonly_sql(db_path: Path, sql: str, *, max_rows: int = 200, timeout_s:
     db_path = Path(db_path)
     if not db_path.exists():
         raise KBNotBuiltError(f"no knowledge base at {db_path}; run `python -m kb.build` first")
-    return sandbox_for(db_path, frozenset(hidden_splits)).run(sql, max_rows, max_bytes, timeout_s)
+    return sandbox_for(db_path, frozenset(hidden_splits)).run(sql, max_rows, max_bytes, timeout_s,
+                                                                frozenset(int(i) for i in hidden_polymer_ids))
 
 
 def answer(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int, max_bytes: int, timeout_s: float,
-           hidden: bool) -> SQLResult:
-    """Check and run one query on an open sandbox connection (inside the worker process)."""
+           hidden: bool, hidden_polymer_ids: frozenset[int] = frozenset()) -> SQLResult:
+    """Check and run one query on an open sandbox connection (inside the worker process); the hidden
+    polymers' rows are swapped in first (the views anti-join them)."""
+    set_hidden(con, hidden_polymer_ids)
+    hidden = hidden or bool(hidden_polymer_ids)
     _check_statement(sql)
     tables = _referenced_tables(con, sql, HIDEABLE_TABLES if hidden else frozenset())
     logger.debug("running SQL over %s", sorted(tables))
@@ -156,14 +162,16 @@ def open_sandbox(db_path: Path, hidden_splits: frozenset[str]) -> duckdb.DuckDBP
         complete = con.execute("SELECT value FROM build_info WHERE key = 'complete'").fetchone()
         if complete is None or complete[0] != "true":
             raise KBNotBuiltError(f"{db_path} is incomplete (interrupted build?); run `python -m kb.build`")
-        if hidden_splits:
-            splits = ", ".join(f"'{s}'" for s in sorted(hidden_splits))
-            present = {r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'kb'").fetchall()}
-            for name in sorted(HIDEABLE_TABLES & present):  # an unqualified name now finds the TEMP view
-                con.execute(
-                    f"CREATE TEMP VIEW {name} AS SELECT t.* FROM kb.main.{name} AS t WHERE t.polymer_id "
-                    f"NOT IN (SELECT polymer_id FROM kb.main.polymers WHERE split IN ({splits}))")
+        con.execute(f"CREATE TEMP TABLE {HIDDEN_TABLE} (polymer_id BIGINT)")  # per-call hidden polymers
+        splits = ", ".join(f"'{s}'" for s in sorted(hidden_splits))
+        split_test = (f" OR t.polymer_id IN (SELECT polymer_id FROM kb.main.polymers WHERE split IN ({splits}))"
+                      if hidden_splits else "")
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'kb'").fetchall()}
+        for name in sorted(HIDEABLE_TABLES & present):  # an unqualified name now finds the TEMP view
+            con.execute(
+                f"CREATE TEMP VIEW {name} AS SELECT t.* FROM kb.main.{name} AS t WHERE NOT ("
+                f"t.polymer_id IN (SELECT polymer_id FROM {HIDDEN_TABLE}){split_test})")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

@@ -3,7 +3,7 @@
 Each worker is a child process (`python -m tools.sql_worker`, started with subprocess rather than
 multiprocessing so that a caller's script without a `__main__` guard is never re-imported) holding one sandbox connection (tools.sql.open_sandbox) to one KB file
 with one set of hidden splits, reused across calls (attach and views once, not per query). The parent
-sends (sql, max_rows, max_bytes, timeout_s) and waits timeout_s + GRACE_S: the worker's own interrupt
+sends (sql, max_rows, max_bytes, timeout_s, hidden polymer ids) and waits timeout_s + GRACE_S: the worker's own interrupt
 timer stops an ordinary slow query at timeout_s and answers with the refusal; a query DuckDB cannot
 interrupt (one huge function call) or a crash in its parser is ended by killing the worker, and the next
 call starts a new one. Workers are per thread (DuckDB connections are not shared between threads),
@@ -43,10 +43,11 @@ class SQLSandbox:
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
 
-    def run(self, sql: str, max_rows: int, max_bytes: int, timeout_s: float) -> SQLResult:
+    def run(self, sql: str, max_rows: int, max_bytes: int, timeout_s: float,
+            hidden_polymer_ids: frozenset[int] = frozenset()) -> SQLResult:
         """The query's result, or SQLRefused / KBNotBuiltError with the reason."""
         conn = self._started()
-        conn.send((sql, max_rows, max_bytes, timeout_s))
+        conn.send((sql, max_rows, max_bytes, timeout_s, sorted(hidden_polymer_ids)))
         if not conn.poll(timeout_s + GRACE_S):
             self.stop()
             raise SQLRefused(f"query took longer than {timeout_s:g} s (the time limit) and was stopped; "
@@ -135,11 +136,12 @@ def _serve(conn: Connection, db_path: str, hidden_splits: list[str]) -> None:
     conn.send(("ready", None))
     while True:
         try:
-            sql, max_rows, max_bytes, timeout_s = conn.recv()
+            sql, max_rows, max_bytes, timeout_s, hidden_ids = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", answer(con, sql, max_rows, max_bytes, timeout_s, bool(hidden_splits))))
+            conn.send(("ok", answer(con, sql, max_rows, max_bytes, timeout_s, bool(hidden_splits),
+                                    frozenset(hidden_ids))))
         except SQLRefused as exc:
             conn.send(("refused", exc.reason))
         except KBNotBuiltError as exc:

@@ -258,7 +258,7 @@ def substructure_search(view: KBView, args: SubstructureArgs) -> SubstructureHit
         "(SELECT unnest(?::BIGINT[]))", [hit_ids]).fetchall()}
     hits = [SubstructureHit(polymer_id=pid, key=meta[pid][0], name=meta[pid][1], split=meta[pid][2],
                             heavy_atoms=int(index.heavy[r]),
-                            measured=meta[pid][3] > 0 and view.visible_split(meta[pid][2]))
+                            measured=meta[pid][3] > 0 and view.visible(pid, meta[pid][2]))
             for pid, r in zip(hit_ids, rows)]
     note = None if hits else "no KB polymer contains this fragment" + (
         f" and has a visible {args.with_property} value" if args.with_property else "")

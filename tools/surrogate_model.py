@@ -222,6 +222,8 @@ class SurrogateModel:
     upper: Any
     train_ids: np.ndarray
     train_fps: np.ndarray
+    oof_ids: np.ndarray | None = None       # training polymers with an out-of-fold point estimate (sorted)
+    oof_values: np.ndarray | None = None    # ... that estimate, model space (from a model not fitted on them)
     _index: FingerprintIndex | None = field(default=None, repr=False)
     _flat: tuple[FlatForest, FlatForest, FlatForest] | None = field(default=None, repr=False)
 
@@ -268,6 +270,16 @@ class SurrogateModel:
         margin = self.margin_of(similarity)
         lo, hi = lo - margin, hi + margin
         return value, min(lo, hi, value), max(lo, hi, value)
+
+    def out_of_fold(self, polymer_id: int | None) -> float | None:
+        """The cross-fitted point estimate (model space) of a training polymer, None for any other polymer:
+        a training polymer's own prediction is in-sample, so an honest estimate of it comes from the fold
+        model that never saw it (or its family)."""
+        ids = getattr(self, "oof_ids", None)
+        if ids is None or polymer_id is None or not len(ids):
+            return None
+        at = int(np.searchsorted(ids, polymer_id))
+        return float(self.oof_values[at]) if at < len(ids) and int(ids[at]) == polymer_id else None
 
     def nearest(self, fp: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k most similar training polymers (id, Tanimoto), best first."""

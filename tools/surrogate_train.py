@@ -77,13 +77,15 @@ class SurrogateConfig(BaseModel):
     tune: bool = Field(default=True, description="try the small grid on dev (else its first entry only)")
     properties: list[str] | None = Field(default=None, description="train only these properties (None: all)")
     seed: int = 0
+    oof_folds: int = Field(default=5, ge=0, le=20, description="folds (by polymer family) of the cross-fitted "
+                           "estimates of training polymers; 0: none")
 
 
 @dataclass
 class TrainingData:
     """Targets of every (property, kind) and the inputs of every measured polymer, rows aligned by id."""
 
-    targets: pd.DataFrame        # polymer_id, property, kind, value, split
+    targets: pd.DataFrame        # polymer_id, property, kind, value, split, cluster_id
     ids: np.ndarray              # polymer ids, sorted
     numeric: np.ndarray          # (n, len(NUMERIC_COLUMNS)) float64, NaN where a feature does not apply
     descriptors: np.ndarray      # (n, len(RDKIT_DESCRIPTORS)) float64
@@ -97,7 +99,7 @@ class TrainingData:
 def load_training_data(con: duckdb.DuckDBPyConnection, properties: list[str] | None = None) -> TrainingData:
     """Per-polymer medians of every (property, kind) with a split and a fingerprint, and their inputs."""
     targets = con.execute("""
-        SELECT s.polymer_id, s.property, s.kind, s.value, p.split
+        SELECT s.polymer_id, s.property, s.kind, s.value, p.split, p.cluster_id
         FROM property_summary s JOIN polymers p USING (polymer_id) JOIN fingerprints f USING (polymer_id)
         WHERE p.split IS NOT NULL ORDER BY s.property, s.kind, s.polymer_id""").df()
     if properties is not None:
@@ -266,6 +268,11 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
         metrics=ModelMetrics(space="log10" if pdef.log_scale else "linear"), train_seconds=0.0,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"), train_ids=train_ids.tolist())
     model = SurrogateModel(card, point, lower, upper, train_ids, data.fps[part["train"][0]])
+    groups = rows["cluster_id"].to_numpy()[split == "train"] if "cluster_id" in rows else None
+    oof = out_of_fold(xs["train"], ys["train"], train_ids, groups, params, n_iter, config)
+    if oof is not None:
+        order = np.argsort(train_ids)
+        model.oof_ids, model.oof_values = train_ids[order], oof[order]
     if card.calibrated:  # domain cut-offs from the point model's dev errors, then margins per verdict
         dev_sims = nearest_similarities(model, data.fps[part["dev"][0]])
         card.domain = domain_thresholds(dev_sims, np.abs(point.predict(xs["dev"]) - ys["dev"]))
@@ -277,6 +284,42 @@ def train_model(prop: str, kind: str, data: TrainingData, config: SurrogateConfi
     log.info("%s: n_train %d, test MAE %s (%.1f s)", card.name, card.n_train, card.metrics.test_mae,
              card.train_seconds)
     return model
+
+
+def fold_of(polymer_ids: np.ndarray, groups: np.ndarray | None, folds: int) -> np.ndarray:
+    """A fold per training polymer: by its family / fingerprint cluster (so analogues share a fold), by id
+    where it has none."""
+    ids = np.asarray(polymer_ids, dtype=np.int64)
+    if groups is None:
+        return ids % folds
+    g = pd.to_numeric(pd.Series(groups), errors="coerce").to_numpy()
+    labels = np.where(np.isfinite(g), np.nan_to_num(g).astype(np.int64), ids)
+    return (labels * 2654435761 % 2**32) % folds  # a multiplicative hash spreads consecutive cluster ids
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, polymer_ids: np.ndarray, groups: np.ndarray | None, params: dict,
+                n_iter: int, config: SurrogateConfig) -> np.ndarray | None:
+    """Cross-fitted point estimates of the training polymers: each from a model of the same shape fitted
+    without its fold; None when folds are off or too few polymers."""
+    k = config.oof_folds
+    if k < 2 or len(y) < 2 * k:
+        return None
+    fold = fold_of(polymer_ids, groups, k)
+    out = np.full(len(y), np.nan)
+    # like the quantile ends: the final model's trees at twice the rate and half the rounds (k fits, kept cheap)
+    quick = config.model_copy(update={"learning_rate": min(1.0, 2 * config.learning_rate)})
+    for f in range(k):
+        held = fold == f
+        if not held.any() or held.all():
+            continue
+        x_fit, x_held = x[~held].copy(), x[held].copy()
+        empty = np.isnan(x_fit).all(axis=0)  # as for the full model: sklearn cannot bin an all-NaN column
+        x_fit[:, empty], x_held[:, empty] = 0.0, 0.0
+        model = _boosted(quick, params, max_iter=max(10, n_iter // 2), early_stopping=False)
+        out[held] = model.fit(x_fit, y[~held]).predict(x_held)
+    missing = np.isnan(out)
+    out[missing] = float(np.mean(y))  # a fold holding every polymer cannot happen with k >= 2; kept safe
+    return out
 
 
 def _score(model: SurrogateModel, xs: dict, ys: dict, fps: dict) -> None:

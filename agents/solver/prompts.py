@@ -43,3 +43,24 @@ def task_prompt(task: Task, *, cot: bool) -> str:
 def standalone_messages(task: Task, *, cot: bool) -> list[dict[str, str]]:
     """The chat a standalone model gets for one task (system + user)."""
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task_prompt(task, cot=cot)}]
+
+
+# --- the tool-augmented solver (agents.solver.graph) ----------------------------------------------------
+
+TOOL_FORMAT = ("Each reply is either one tool call or the final answer. To call a tool write, on its own last "
+               'line: Tool call: {"name": "<tool>", "args": {...}} . You then get the tool\'s JSON result. '
+               "When you know the answer, end with the answer line instead.")
+
+
+def tool_system(menu: list[tuple[str, str, list[str]]]) -> str:
+    """The system turn of a tool-using solver: the role, the tools (name, one line, argument names), the format."""
+    lines = [f"- {name}({', '.join(args)}): {about}" for name, about, args in menu]
+    return "\n".join([SYSTEM, "Tools:", *lines, TOOL_FORMAT])
+
+
+def tool_task_prompt(task: Task, plan: list[str], *, cot: bool) -> str:
+    """The user turn of a tool-using solver: the task prompt, then the plan (one line per sub-question)."""
+    text = task_prompt(task, cot=cot)
+    if len(plan) > 1:
+        text += "\n\nPlan:\n" + "\n".join(f"{i}. {p}" for i, p in enumerate(plan, 1))
+    return text
