@@ -32,6 +32,8 @@ def _categories(bench: dict) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    header = [h.replace(" | ", " / ") for h in header]
+    rows = [[c.replace(" | ", " / ") for c in r] for r in rows]  # cell names hold '|'
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
@@ -99,8 +101,8 @@ def _bench_section(name: str, bench: dict) -> list[str]:
 def markdown(metrics: dict, meta: dict) -> str:
     """report.md: provenance, then one section of tables per benchmark, then the plots."""
     head = ["# PolyBench evaluation\n",
-            f"- task set hash: `{meta.get('task_set_hash')}` ({meta.get('n_tasks')} main tasks, split "
-            f"{meta.get('split')})", f"- KB version: `{meta.get('kb_version')}`",
+            (f"- task set hash: `{meta.get('task_set_hash')}` ({meta.get('n_tasks')} main tasks, split "
+             f"{meta.get('split')})"), f"- KB version: `{meta.get('kb_version')}`",
             f"- prompt version: `{meta.get('prompt_version')}`",
             f"- models: {', '.join(f'`{m}`' for m in meta.get('models', []))}",
             f"- predictions: {meta.get('n_predictions')} (predictions.jsonl)\n"]

@@ -71,14 +71,18 @@ def load_inputs(config: EvalConfig) -> tuple[list[Task], list[Task]]:
 
 
 def _tasks_for(plan: CellPlan, main: list[Task], config: EvalConfig) -> list[Task]:
-    """The tasks a cell asks: its share of the sample, plus sub-questions on their own when standalone."""
+    """The tasks a cell asks: its share of each benchmark's sample, plus (standalone) sub-questions on their
+    own for the first `sub_question_limit` tasks of that share."""
     by_bench: dict[str, list[Task]] = {}
     for t in main:
         by_bench.setdefault(t.generator if t.generator.startswith("external:") else "", []).append(t)
-    chosen = [t for ts in by_bench.values() for t in (stratified_sample(ts, plan.limit, config.seed)
-                                                      if plan.limit else ts)]
+    shares = [stratified_sample(ts, plan.limit, config.seed) if plan.limit else ts for ts in by_bench.values()]
+    chosen = [t for share in shares for t in share]
     if plan.cell.mode == "standalone" and config.sub_questions:
-        chosen += [s for t in chosen for s in sub_question_tasks(t)]
+        limit = config.sub_question_limit
+        chosen += [s for share in shares for t in (share if limit is None else stratified_sample(share, limit,
+                                                                                                  config.seed))
+                   for s in sub_question_tasks(t)]
     return chosen
 
 
@@ -98,7 +102,7 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
          judge: DesignJudge | None, writer: ShardWriter, progress: Callable[[int, int], None],
          backbones: dict) -> None:
     cell, done = plan.cell, writer.done_keys()
-    common = dict(done=done, append=writer.append, parents=parents, judge=judge, progress=progress)
+    common = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
     if cell.mode == "baseline":
         from eval.baselines import constant_baseline, nearest_neighbour_baseline
 

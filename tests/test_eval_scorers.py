@@ -11,8 +11,8 @@ from eval.scorers import SCORERS, score_answer, score_reading
 
 
 def _task(gold: Answer, **extra) -> Task:
-    base = dict(id="t1", split="test", category="property_prediction", template="hand_made", difficulty=1,
-                question="?", answer_type=gold.type, gold=gold, generator="test", generator_version="1")
+    base = {"id": "t1", "split": "test", "category": "property_prediction", "template": "hand_made", "difficulty": 1,
+            "question": "?", "answer_type": gold.type, "gold": gold, "generator": "test", "generator_version": "1"}
     return Task(**{**base, **extra})
 
 
