@@ -66,7 +66,7 @@ class EvalConfig(BaseModel):
     max_new_tokens: int = Field(16, ge=1)     # CoT off
     max_new_tokens_cot: int = Field(128, ge=1)
     threads: int = Field(1, ge=1)            # torch threads; more than one oversubscribes a shared machine
-    max_seconds: float = Field(30.0, gt=0)    # working seconds per task, tools mode
+    max_seconds: float = Field(20.0, gt=0)    # working seconds per task, tools mode
     seed: int = 0
 
     @model_validator(mode="after")
