@@ -96,8 +96,8 @@ def cell_metrics(preds: list[Prediction]) -> dict:
     """Every metric of one cell on one benchmark."""
     mains = [p for p in preds if p.sub_id is None]
     subs = [p for p in preds if p.sub_id is not None]
-    taus = [p.score.metrics["tau"] for p in mains if p.score.metrics.get("tau") is not None]
-    f1s = [p.score.metrics["f1"] for p in mains if p.score.metrics.get("f1") is not None]
+    taus = [float(t) for p in mains if (t := p.score.metrics.get("tau")) is not None]
+    f1s = [float(f) for p in mains if (f := p.score.metrics.get("f1")) is not None]
     return {
         "overall": accuracy(mains),
         "by_category": _grouped(mains, lambda p: p.category),

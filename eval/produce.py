@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from agents.answer_text import read_answer
 from agents.schema import Answer, Task, Trace
@@ -42,7 +43,7 @@ def _skill(task: Task, parents: dict[str, Task]) -> str | None:
 
 def make_prediction(cell: Cell, task: Task, *, prompt: str, raw: str | None, parsed: Answer | None, score: Score,
                     parents: dict[str, Task], trace: Trace | None = None, known_tools: frozenset[str] = frozenset(),
-                    source: str = "asked", new_tokens: int | None = None, seconds: float | None = None) -> Prediction:
+                    source: Literal["asked", "trace"] = "asked", new_tokens: int | None = None, seconds: float | None = None) -> Prediction:
     sub = task.id.split(SUB_SEPARATOR, 1)[1] if SUB_SEPARATOR in task.id else None
     return Prediction(
         key=prediction_key(cell, task.id), cell=cell, benchmark=benchmark_of(task), task_id=task.id,
@@ -87,7 +88,7 @@ def load_solver(spec: str, kb_dir: Path, *, cot: bool, tool_menu: list[str] | No
         from agents.solver.api import SolverConfig, build_solver
     except ImportError as exc:
         raise SolverUnavailable(f"--mode tools needs agents.solver.api (build_solver, SolverConfig): {exc}") from None
-    config = SolverConfig(cot=cot, tool_menu=tool_menu, max_seconds=max_seconds)
+    config = SolverConfig.model_validate({"cot": cot, "tool_menu": tool_menu, "max_seconds": max_seconds})
     return build_solver(spec, Path(kb_dir), config)
 
 

@@ -111,6 +111,14 @@ def markdown(metrics: dict, meta: dict) -> str:
     return "\n".join(head + body + plots)
 
 
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot(out_dir: Path, metrics: dict) -> list[Path]:
     """PNG plots of the PolyBench benchmark (else the first one): accuracy per category, gap, CoT gain."""
     import matplotlib
@@ -133,7 +141,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, [SHORT.get(c, c) for c in cats])
     ax.set_ylabel("accuracy"), ax.set_ylim(0, 1), ax.legend(fontsize=7)
     paths.append(out_dir / PLOTS[0])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(cells)
@@ -141,7 +149,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     ax.barh(names, gaps), ax.set_xlabel("compositionality gap (share of all-subs-right tasks answered wrong)")
     ax.set_xlim(0, 1)
     paths.append(out_dir / PLOTS[1])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cats)), 4))
     gains = bench["cot_gain"]
@@ -156,7 +164,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     else:
         ax.set_title("no CoT on/off pair in this run")
     paths.append(out_dir / PLOTS[2])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
     return paths
 
 

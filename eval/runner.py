@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agents.files import ShardWriter, atomic_write_text, iter_records, read_tasks
 from agents.schema import Task
@@ -102,7 +103,7 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
          judge: DesignJudge | None, writer: ShardWriter, progress: Callable[[int, int], None],
          backbones: dict) -> None:
     cell, done = plan.cell, writer.done_keys()
-    common = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
+    common: dict[str, Any] = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
     if cell.mode == "baseline":
         from eval.baselines import constant_baseline, nearest_neighbour_baseline
 
@@ -144,6 +145,14 @@ def _kb_version(kb_dir: Path) -> str | None:
         return None
 
 
+def _cell_progress(progress: CellProgress | None, name: str) -> Callable[[int, int], None]:
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress(name, done, total)
+
+    return tick
+
+
 def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict: bool = True) -> RunResult:
     """Ask every planned cell (resuming from the shards) and write the report. With strict=False a cell
     whose model or solver is unavailable is skipped and named in the report instead of failing the run."""
@@ -159,8 +168,8 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
             tasks = _tasks_for(plan, main, config)
             with ShardWriter(shards / f"{_slug(plan.cell.name)}.jsonl", "key") as writer:
                 try:
-                    _ask(plan, tasks, parents, train, config, judge, writer,
-                         lambda d, n, name=plan.cell.name: progress and progress(name, d, n), backbones)
+                    _ask(plan, tasks, parents, train, config, judge, writer, _cell_progress(progress, plan.cell.name),
+                         backbones)
                 except (SolverUnavailable, EvalInputError) as exc:
                     if strict:
                         raise
