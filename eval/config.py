@@ -56,6 +56,7 @@ class EvalConfig(BaseModel):
     tool_menu: list[str] | None = None
     sub_questions: bool = True                # standalone: ask sub-questions on their own too
     sub_question_limit: int | None = Field(default=48, ge=0)  # ... for the first N tasks of a cell's sample (None: all)
+    lenient_answer: bool = True               # standalone: no 'Answer:' line -> read the last line (counted apart)
     polybench: bool = True                    # include the PolyBench tasks (external benchmarks are extra)
     benchmarks: list[Path] = []
     kb_dir: Path = Path(".polybench/kb")

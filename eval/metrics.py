@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from eval.produce import NO_ANSWER_LINE
 from eval.records import ERROR_CLASSES, Cell, Prediction
 
 BOOTSTRAP = 1000
@@ -106,6 +107,7 @@ def cell_metrics(preds: list[Prediction]) -> dict:
         "by_answer_type": _grouped(mains, lambda p: p.answer_type),
         "by_skill": _grouped(subs, lambda p: p.skill),
         "sub_questions": accuracy(subs),
+        "answered_without_answer_line": sum(p.score.note == NO_ANSWER_LINE for p in preds),
         "outcomes": dict(Counter(p.score.outcome for p in mains)),
         "errors": {c: n for c in ERROR_CLASSES if (n := sum(p.error_class == c for p in mains))},
         "numbers": _numbers(mains),

@@ -74,9 +74,10 @@ def _bench_section(name: str, bench: dict) -> list[str]:
                                                          for cn, m in cells.items()])]
     classes = sorted({c for m in cells.values() for c in m["errors"]} | {"unparseable", "refused"})
     out += ["### Outcomes and error taxonomy (main tasks)\n",
-            _table(["model | mode | CoT", "solved", "wrong", "unparseable", "refused", "budget", "tool_error",
+            _table(["model | mode | CoT", "read without 'Answer:'", "solved", "wrong", "unparseable", "refused",
+                    "budget", "tool_error",
                     *[f"err:{c}" for c in classes if c not in ("unparseable", "refused")]],
-                   [[cn, *[str(m["outcomes"].get(o, 0)) for o in ("solved", "wrong", "unparseable", "refused",
+                   [[cn, str(m.get("answered_without_answer_line", 0)), *[str(m["outcomes"].get(o, 0)) for o in ("solved", "wrong", "unparseable", "refused",
                                                                    "budget", "tool_error")],
                      *[str(m["errors"].get(c, 0)) for c in classes if c not in ("unparseable", "refused")]]
                     for cn, m in cells.items()])]

@@ -131,7 +131,8 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
             backbones[cell.model] = load_text_backbone(cell.model, config.models_dir)
         torch.set_num_threads(config.threads)
         run_standalone(cell, tasks, backbones[cell.model], batch_size=config.batch_size,
-                       max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens, **common)
+                       max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens,
+                       lenient=config.lenient_answer, **common)
 
 
 def _kb_version(kb_dir: Path) -> str | None:
