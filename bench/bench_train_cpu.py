@@ -109,8 +109,9 @@ class _Clock:
         self.timed: list[tuple[int, float]] = []
 
 
-def run_ours(folder, tokenizer, chats, per_step: int, packing: bool) -> list[tuple[int, float]]:
-    """training.trainer on the same examples, `per_step` examples per step (packed into rows when packing)."""
+def run_ours(folder, tokenizer, chats, per_step: int, packing: bool, max_len: int) -> list[tuple[int, float]]:
+    """training.trainer on the same examples, `per_step` examples per step (packed into rows of at most
+    `max_len` tokens when packing: one long row would cost attention over all of it, quadratic in its length)."""
     import tempfile
 
     from transformers import TrainingArguments
@@ -122,7 +123,7 @@ def run_ours(folder, tokenizer, chats, per_step: int, packing: bool) -> list[tup
     toks = [tokenize_chat(tokenizer, c) for c in chats]
     steps_rows = []
     for start in range(0, len(toks), per_step):    # the same examples per step as the plain loop
-        rows, _ = pack_rows(toks[start:start + per_step], max_len=max(len(t.input_ids) for t in toks) * per_step,
+        rows, _ = pack_rows(toks[start:start + per_step], max_len=max(max_len, *(len(t.input_ids) for t in toks)),
                             packing=packing)
         steps_rows.append(rows)
     rows_per_step = max(len(r) for r in steps_rows)
@@ -185,7 +186,7 @@ def one_method(args) -> dict:
     elif args.method == "trl":
         timed = run_trl(folder, tokenizer, chats, args.per_step)
     else:
-        timed = run_ours(folder, tokenizer, chats, args.per_step, packing=args.method == "ours")
+        timed = run_ours(folder, tokenizer, chats, args.per_step, packing=args.method == "ours", max_len=args.max_len)
     tokens, seconds = sum(t for t, _ in timed), sum(s for _, s in timed)
     return {"method": args.method, "tokens": tokens, "seconds": round(seconds, 2), "steps": len(timed),
             "step_seconds": [round(s, 3) for _, s in timed], "step_tokens": [t for t, _ in timed],
@@ -207,6 +208,7 @@ def main() -> int:
     parser.add_argument("--variant", default="cot")
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--per-step", type=int, default=8, help="examples per optimiser step, for every method")
+    parser.add_argument("--max-len", type=int, default=512, help="packed row length (the cpu-smollm2 preset's)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--trl", action="store_true", help="also time stock TRL SFTTrainer")
     parser.add_argument("--method", help=argparse.SUPPRESS)
@@ -220,7 +222,7 @@ def main() -> int:
     for repeat in range(args.repeats):
         for method in methods:
             cmd = [sys.executable, __file__, "--method", method, "--variant", args.variant,
-                   "--examples", str(args.examples), "--per-step", str(args.per_step)]
+                   "--examples", str(args.examples), "--per-step", str(args.per_step), "--max-len", str(args.max_len)]
             if args.data:
                 cmd += ["--data", str(args.data)]
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -238,7 +240,7 @@ def main() -> int:
     for s in summary.values():
         s["ratio_vs_plain"] = round(s["tokens_per_s"] / base["tokens_per_s"], 3) if base else None
         s["ratio_vs_plain_best"] = round(s["tokens_per_s_best"] / base["tokens_per_s_best"], 3) if base else None
-    report = {"examples": args.examples, "per_step": args.per_step, "variant": args.variant,
+    report = {"examples": args.examples, "per_step": args.per_step, "max_len": args.max_len, "variant": args.variant,
               "data": str(args.data) if args.data else "fixtures", "runs": results, "summary": summary}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
