@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -63,8 +64,8 @@ def comparison(runs: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(runs: list[Path] = typer.Argument(..., help="eval.run --out folders"),
-         out: Path | None = typer.Option(None, help="write the table here instead of printing it")) -> None:
+def main(runs: Annotated[list[Path], typer.Argument(help="eval.run --out folders")],
+         out: Annotated[Path | None, typer.Option(help="write the table here instead of printing it")] = None) -> None:
     """Compare eval runs: accuracy per category for every cell of every run."""
     from kb.cli import fail
 

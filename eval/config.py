@@ -51,21 +51,23 @@ class EvalConfig(BaseModel):
     split: Split = "test"
     categories: list[str] | None = None
     templates: list[str] | None = None
-    limit: int | None = Field(150, ge=1)      # stratified sample size (None: every selected task)
-    tools_limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(default=150, ge=1)      # stratified sample size (None: every selected task)
+    tools_limit: int | None = Field(default=None, ge=1)
     tool_menu: list[str] | None = None
-    sub_questions: bool = True                # standalone: ask every sub-question on its own too
+    sub_questions: bool = True                # standalone: ask sub-questions on their own too
+    sub_question_limit: int | None = Field(default=48, ge=0)  # ... for the first N tasks of a cell's sample (None: all)
+    lenient_answer: bool = True               # standalone: no 'Answer:' line -> read the last line (counted apart)
     polybench: bool = True                    # include the PolyBench tasks (external benchmarks are extra)
     benchmarks: list[Path] = []
     kb_dir: Path = Path(".polybench/kb")
     tasks_file: Path = Path(".polybench/tasks/tasks.jsonl")
     models_dir: Path = Path(".polybench/models")
     out: Path = Path(".polybench/eval/default")
-    batch_size: int = Field(8, ge=1)
-    max_new_tokens: int = Field(32, ge=1)     # CoT off
-    max_new_tokens_cot: int = Field(192, ge=1)
-    threads: int = Field(1, ge=1)            # torch threads; more than one oversubscribes a shared machine
-    max_seconds: float = Field(60.0, gt=0)    # per task, tools mode
+    batch_size: int = Field(default=16, ge=1)
+    max_new_tokens: int = Field(default=16, ge=1)     # CoT off
+    max_new_tokens_cot: int = Field(default=128, ge=1)
+    threads: int = Field(default=1, ge=1)            # torch threads; more than one oversubscribes a shared machine
+    max_seconds: float = Field(default=20.0, gt=0)    # working seconds per task, tools mode
     seed: int = 0
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ the canonical key is not a KB polymer. Uniqueness is a property of a set of answ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -66,7 +66,7 @@ class DesignJudge:
         self.view = KBView(Path(kb_dir))
         self._con = self.view.connect()
         self._estimates = estimates
-        self._estimate_ctx = None
+        self._estimate_ctx: Any = None       # tools.estimate.EstimateContext, opened on first use
 
     def close(self) -> None:
         self._con.close()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from eval.produce import NO_ANSWER_LINE
 from eval.records import ERROR_CLASSES, Cell, Prediction
 
 BOOTSTRAP = 1000
@@ -96,8 +97,8 @@ def cell_metrics(preds: list[Prediction]) -> dict:
     """Every metric of one cell on one benchmark."""
     mains = [p for p in preds if p.sub_id is None]
     subs = [p for p in preds if p.sub_id is not None]
-    taus = [p.score.metrics["tau"] for p in mains if p.score.metrics.get("tau") is not None]
-    f1s = [p.score.metrics["f1"] for p in mains if p.score.metrics.get("f1") is not None]
+    taus = [float(t) for p in mains if (t := p.score.metrics.get("tau")) is not None]
+    f1s = [float(f) for p in mains if (f := p.score.metrics.get("f1")) is not None]
     return {
         "overall": accuracy(mains),
         "by_category": _grouped(mains, lambda p: p.category),
@@ -106,6 +107,7 @@ def cell_metrics(preds: list[Prediction]) -> dict:
         "by_answer_type": _grouped(mains, lambda p: p.answer_type),
         "by_skill": _grouped(subs, lambda p: p.skill),
         "sub_questions": accuracy(subs),
+        "answered_without_answer_line": sum(p.score.note == NO_ANSWER_LINE for p in preds),
         "outcomes": dict(Counter(p.score.outcome for p in mains)),
         "errors": {c: n for c in ERROR_CLASSES if (n := sum(p.error_class == c for p in mains))},
         "numbers": _numbers(mains),

@@ -10,8 +10,9 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from agents.answer_text import read_answer
+from agents.answer_text import ReadAnswer, UnparseableAnswer, option_labels, parse_answer, read_answer
 from agents.schema import Answer, Task, Trace
 from agents.solver.prompts import standalone_messages, task_prompt
 from eval.design import DesignJudge
@@ -42,7 +43,7 @@ def _skill(task: Task, parents: dict[str, Task]) -> str | None:
 
 def make_prediction(cell: Cell, task: Task, *, prompt: str, raw: str | None, parsed: Answer | None, score: Score,
                     parents: dict[str, Task], trace: Trace | None = None, known_tools: frozenset[str] = frozenset(),
-                    source: str = "asked", new_tokens: int | None = None, seconds: float | None = None) -> Prediction:
+                    source: Literal["asked", "trace"] = "asked", new_tokens: int | None = None, seconds: float | None = None) -> Prediction:
     sub = task.id.split(SUB_SEPARATOR, 1)[1] if SUB_SEPARATOR in task.id else None
     return Prediction(
         key=prediction_key(cell, task.id), cell=cell, benchmark=benchmark_of(task), task_id=task.id,
@@ -53,9 +54,29 @@ def make_prediction(cell: Cell, task: Task, *, prompt: str, raw: str | None, par
         new_tokens=new_tokens, seconds=seconds)
 
 
+NO_ANSWER_LINE = "no 'Answer:' line; read from the output's last line"
+
+
+def read_leniently(output: str, task: Task) -> ReadAnswer:
+    """read_answer, and when the output has no 'Answer:' line at all, the last non-empty line read as the
+    answer (small models often answer without the line); such readings carry NO_ANSWER_LINE as reason."""
+    read = read_answer(output, task)
+    if read.status != "unparseable" or read.raw is not None:
+        return read
+    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
+    if not lines:
+        return read
+    labels = option_labels(task) if task.answer_type == "choice" else None
+    try:
+        answer = parse_answer(lines[-1], task.answer_type, labels=labels, default_order=task.params.order)
+    except UnparseableAnswer:
+        return read
+    return ReadAnswer("answered", answer, raw=lines[-1], reason=NO_ANSWER_LINE)
+
+
 def run_standalone(cell: Cell, tasks: list[Task], backbone, *, done: set[str], append: Append,
                    parents: dict[str, Task], judge: DesignJudge | None, batch_size: int = 8,
-                   max_new_tokens: int = 256, progress: Progress | None = None) -> None:
+                   max_new_tokens: int = 256, progress: Progress | None = None, lenient: bool = False) -> None:
     """Generate for every task not done, in batches of similar prompt length (less padding), and score."""
     todo = [t for t in tasks if prediction_key(cell, t.id) not in done]
     chats = {t.id: standalone_messages(t, cot=cell.cot) for t in todo}
@@ -71,11 +92,13 @@ def run_standalone(cell: Cell, tasks: list[Task], backbone, *, done: set[str], a
                                     batch_size=batch_size)
         seconds = (time.perf_counter() - began) / len(batch)
         for task, output in zip(batch, outputs):
-            read = read_answer(output, task)
+            read = read_leniently(output, task) if lenient else read_answer(output, task)
             tokens = len(tokenizer(output, add_special_tokens=False)["input_ids"]) if tokenizer else None
+            score = score_reading(task, read, judge)
+            if read.reason == NO_ANSWER_LINE:
+                score = score.model_copy(update={"note": NO_ANSWER_LINE})
             append(make_prediction(cell, task, prompt=json.dumps(chats[task.id]), raw=output, parsed=read.answer,
-                                   score=score_reading(task, read, judge), parents=parents, new_tokens=tokens,
-                                   seconds=seconds))
+                                   score=score, parents=parents, new_tokens=tokens, seconds=seconds))
         finished += len(batch)
         if progress:
             progress(finished, total)
@@ -87,7 +110,7 @@ def load_solver(spec: str, kb_dir: Path, *, cot: bool, tool_menu: list[str] | No
         from agents.solver.api import SolverConfig, build_solver
     except ImportError as exc:
         raise SolverUnavailable(f"--mode tools needs agents.solver.api (build_solver, SolverConfig): {exc}") from None
-    config = SolverConfig(cot=cot, tool_menu=tool_menu, max_seconds=max_seconds)
+    config = SolverConfig.model_validate({"cot": cot, "tool_menu": tool_menu, "max_seconds": max_seconds})
     return build_solver(spec, Path(kb_dir), config)
 
 

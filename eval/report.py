@@ -32,6 +32,8 @@ def _categories(bench: dict) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    header = [h.replace(" | ", " / ") for h in header]
+    rows = [[c.replace(" | ", " / ") for c in r] for r in rows]  # cell names hold '|'
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
@@ -72,9 +74,10 @@ def _bench_section(name: str, bench: dict) -> list[str]:
                                                          for cn, m in cells.items()])]
     classes = sorted({c for m in cells.values() for c in m["errors"]} | {"unparseable", "refused"})
     out += ["### Outcomes and error taxonomy (main tasks)\n",
-            _table(["model | mode | CoT", "solved", "wrong", "unparseable", "refused", "budget", "tool_error",
+            _table(["model | mode | CoT", "read without 'Answer:'", "solved", "wrong", "unparseable", "refused",
+                    "budget", "tool_error",
                     *[f"err:{c}" for c in classes if c not in ("unparseable", "refused")]],
-                   [[cn, *[str(m["outcomes"].get(o, 0)) for o in ("solved", "wrong", "unparseable", "refused",
+                   [[cn, str(m.get("answered_without_answer_line", 0)), *[str(m["outcomes"].get(o, 0)) for o in ("solved", "wrong", "unparseable", "refused",
                                                                    "budget", "tool_error")],
                      *[str(m["errors"].get(c, 0)) for c in classes if c not in ("unparseable", "refused")]]
                     for cn, m in cells.items()])]
@@ -99,14 +102,22 @@ def _bench_section(name: str, bench: dict) -> list[str]:
 def markdown(metrics: dict, meta: dict) -> str:
     """report.md: provenance, then one section of tables per benchmark, then the plots."""
     head = ["# PolyBench evaluation\n",
-            f"- task set hash: `{meta.get('task_set_hash')}` ({meta.get('n_tasks')} main tasks, split "
-            f"{meta.get('split')})", f"- KB version: `{meta.get('kb_version')}`",
+            (f"- task set hash: `{meta.get('task_set_hash')}` ({meta.get('n_tasks')} main tasks, split "
+             f"{meta.get('split')})"), f"- KB version: `{meta.get('kb_version')}`",
             f"- prompt version: `{meta.get('prompt_version')}`",
             f"- models: {', '.join(f'`{m}`' for m in meta.get('models', []))}",
             f"- predictions: {meta.get('n_predictions')} (predictions.jsonl)\n"]
     body = [line for name, bench in metrics.items() for line in _bench_section(name, bench)]
     plots = ["## Plots\n", *[f"![{p}]({p})\n" for p in PLOTS]]
     return "\n".join(head + body + plots)
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot(out_dir: Path, metrics: dict) -> list[Path]:
@@ -131,7 +142,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, [SHORT.get(c, c) for c in cats])
     ax.set_ylabel("accuracy"), ax.set_ylim(0, 1), ax.legend(fontsize=7)
     paths.append(out_dir / PLOTS[0])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(cells)
@@ -139,7 +150,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     ax.barh(names, gaps), ax.set_xlabel("compositionality gap (share of all-subs-right tasks answered wrong)")
     ax.set_xlim(0, 1)
     paths.append(out_dir / PLOTS[1])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cats)), 4))
     gains = bench["cot_gain"]
@@ -154,7 +165,7 @@ def plot(out_dir: Path, metrics: dict) -> list[Path]:
     else:
         ax.set_title("no CoT on/off pair in this run")
     paths.append(out_dir / PLOTS[2])
-    fig.tight_layout(), fig.savefig(paths[-1], dpi=100), plt.close(fig)
+    _save(fig, paths[-1])
     return paths
 
 

@@ -61,7 +61,7 @@ def main(
 ) -> None:
     """Evaluate models on PolyBench (and external benchmarks); write the report and print where it is."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from eval.config import EvalConfig, default_config
     from eval.runner import run_eval
@@ -85,7 +85,7 @@ def main(
     logging.basicConfig(level=logging.WARNING)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bars:
-        ids: dict[str, int] = {}
+        ids: dict[str, TaskID] = {}
 
         def tick(name: str, done: int, total: int) -> None:
             if name not in ids:

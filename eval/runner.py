@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agents.files import ShardWriter, atomic_write_text, iter_records, read_tasks
 from agents.schema import Task
@@ -71,14 +72,18 @@ def load_inputs(config: EvalConfig) -> tuple[list[Task], list[Task]]:
 
 
 def _tasks_for(plan: CellPlan, main: list[Task], config: EvalConfig) -> list[Task]:
-    """The tasks a cell asks: its share of the sample, plus sub-questions on their own when standalone."""
+    """The tasks a cell asks: its share of each benchmark's sample, plus (standalone) sub-questions on their
+    own for the first `sub_question_limit` tasks of that share."""
     by_bench: dict[str, list[Task]] = {}
     for t in main:
         by_bench.setdefault(t.generator if t.generator.startswith("external:") else "", []).append(t)
-    chosen = [t for ts in by_bench.values() for t in (stratified_sample(ts, plan.limit, config.seed)
-                                                      if plan.limit else ts)]
+    shares = [stratified_sample(ts, plan.limit, config.seed) if plan.limit else ts for ts in by_bench.values()]
+    chosen = [t for share in shares for t in share]
     if plan.cell.mode == "standalone" and config.sub_questions:
-        chosen += [s for t in chosen for s in sub_question_tasks(t)]
+        limit = config.sub_question_limit
+        chosen += [s for share in shares for t in (share if limit is None else stratified_sample(share, limit,
+                                                                                                  config.seed))
+                   for s in sub_question_tasks(t)]
     return chosen
 
 
@@ -98,7 +103,7 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
          judge: DesignJudge | None, writer: ShardWriter, progress: Callable[[int, int], None],
          backbones: dict) -> None:
     cell, done = plan.cell, writer.done_keys()
-    common = dict(done=done, append=writer.append, parents=parents, judge=judge, progress=progress)
+    common: dict[str, Any] = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
     if cell.mode == "baseline":
         from eval.baselines import constant_baseline, nearest_neighbour_baseline
 
@@ -126,7 +131,8 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
             backbones[cell.model] = load_text_backbone(cell.model, config.models_dir)
         torch.set_num_threads(config.threads)
         run_standalone(cell, tasks, backbones[cell.model], batch_size=config.batch_size,
-                       max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens, **common)
+                       max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens,
+                       lenient=config.lenient_answer, **common)
 
 
 def _kb_version(kb_dir: Path) -> str | None:
@@ -138,6 +144,14 @@ def _kb_version(kb_dir: Path) -> str | None:
     except (OSError, PolyBenchError, ValueError) as exc:
         log.warning("no KB version: %s", exc)
         return None
+
+
+def _cell_progress(progress: CellProgress | None, name: str) -> Callable[[int, int], None]:
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress(name, done, total)
+
+    return tick
 
 
 def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict: bool = True) -> RunResult:
@@ -155,8 +169,8 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
             tasks = _tasks_for(plan, main, config)
             with ShardWriter(shards / f"{_slug(plan.cell.name)}.jsonl", "key") as writer:
                 try:
-                    _ask(plan, tasks, parents, train, config, judge, writer,
-                         lambda d, n, name=plan.cell.name: progress and progress(name, d, n), backbones)
+                    _ask(plan, tasks, parents, train, config, judge, writer, _cell_progress(progress, plan.cell.name),
+                         backbones)
                 except (SolverUnavailable, EvalInputError) as exc:
                     if strict:
                         raise

@@ -116,7 +116,9 @@ def _f1(gold: set[str], got: set[str]) -> float:
 @scorer("set")
 def score_set(task: Task, answer: Answer, design: DesignJudge | None = None) -> Score:
     """Exact set right or not, and F1 of the items."""
-    norm = lambda items: {" ".join(str(x).split()).casefold() for x in items or []}  # noqa: E731
+    def norm(items: list[str] | None) -> set[str]:
+        return {" ".join(str(x).split()).casefold() for x in items or []}
+
     return _verdict(answers_match(task.gold, answer), f1=_f1(norm(task.gold.items), norm(answer.items)))
 
 
@@ -152,6 +154,6 @@ def score_reading(task: Task, read: ReadAnswer, design: DesignJudge | None = Non
     return score_answer(task, read.answer, design)
 
 
-from eval.design import DesignVerdict  # noqa: E402  (resolves the forward reference of Score.design)
+from eval.design import DesignVerdict  # resolves the forward reference of Score.design
 
 Score.model_rebuild()

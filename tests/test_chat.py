@@ -10,6 +10,10 @@ import pytest
 from agents.chat.__main__ import main
 from agents.chat.request import parse_request
 from agents.chat.session import ChatSession
+from agents.solver.backbones import parse_spec
+from agents.solver.chat_models import chat_model_for
+from agents.solver.config import SolverConfig
+from agents.solver.fake import ScriptedChatModel
 from kb.units import convert
 
 
@@ -88,3 +92,19 @@ def test_cli_renders_turns(kb_dir, monkeypatch, capsys):
 def test_cli_without_a_kb_is_one_line(tmp_path, capsys):
     assert main(["--kb", str(tmp_path / "none")]) == 1
     assert "no KB at" in capsys.readouterr().err
+
+
+def test_a_language_model_comments_on_checked_candidates_only(kb_dir):
+    model = ScriptedChatModel(script=["Pick the first one."] * 3)
+    chat = ChatSession(kb_dir, limit=2, model=model)
+    reply = chat.ask("a polymer with Tg above 350 K")
+    assert reply.model_note == "Pick the first one." and reply.candidates
+    prompt = model.seen[0][-1].content
+    assert all(c.key in prompt for c in reply.candidates)   # the model sees the checked candidates and nothing else
+    assert chat.ask("gibberish words").model_note is None   # no candidates, no comment
+
+
+def test_chat_offline_with_smollm2(kb_dir):
+    model = chat_model_for(parse_spec("hf:smollm2"), SolverConfig(max_new_tokens=16, constrained=False))
+    reply = ChatSession(kb_dir, limit=2, model=model).ask("a polymer with Tg above 350 K")
+    assert reply.kind == "design" and reply.candidates and isinstance(reply.model_note, str)

@@ -73,3 +73,39 @@ def test_error_taxonomy() -> None:
     assert error_class(wrong, trace, frozenset({"describe_polymer"})) == "wrong_tool"
     assert error_class(wrong, trace.model_copy(update={"steps": [], "tool_errors": 1}),
                        frozenset({"describe_polymer"})) == "tool_error"
+
+
+def test_report_files_and_compare_from_constructed_predictions(tmp_path) -> None:
+    from eval.compare import CompareError, comparison
+    from eval.report import PLOTS, write_report
+
+    off = Cell(model="hf:smollm2", mode="standalone", cot=False)
+    preds = [_pred("t1", True), _pred("t1", True, sub="a"), _pred("t2", False, category="property_prediction"),
+             _pred("t1", False, cell=off), _pred("t2", False, cell=off, category="property_prediction")]
+    meta = {"task_set_hash": "abc", "kb_version": "kb1", "prompt_version": "1", "models": ["hf:smollm2"]}
+    for run in ("a", "b"):
+        write_report(tmp_path / run, all_metrics(preds), {**meta, "kb_version": f"kb-{run}"})
+    assert all((tmp_path / "a" / p).read_bytes()[:4] == b"\x89PNG" for p in PLOTS)
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "hf:smollm2 / standalone / cot on" in report and "+100.0" in report  # the CoT gain on t1
+    text = comparison([tmp_path / "a", tmp_path / "b"])
+    assert text.count("hf:smollm2 | standalone | cot on") == 2 and "differ in kb_version" in text
+    with pytest.raises(CompareError, match="no metrics.json"):
+        comparison([tmp_path])
+
+
+def test_cli_refuses_bad_input_in_one_line(tmp_path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from eval.run import main
+
+    app = typer.Typer()
+    app.command()(main)
+    bad = CliRunner().invoke(app, ["--model", "hf:smollm2", "--cot", "maybe", "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "error: --cot takes on and/or off" in bad.output
+    missing = CliRunner().invoke(app, ["--model", "hf:smollm2", "--tasks", str(tmp_path / "none.jsonl"),
+                                       "--out", str(tmp_path / "o")])
+    assert missing.exit_code == 1 and "tasks file" in missing.output and "not found" in missing.output
+    unknown = CliRunner().invoke(app, ["--model", "hf:smollm2", "--categories", "poetry", "--out", str(tmp_path)])
+    assert unknown.exit_code == 1 and "unknown categories" in unknown.output

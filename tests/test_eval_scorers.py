@@ -11,8 +11,8 @@ from eval.scorers import SCORERS, score_answer, score_reading
 
 
 def _task(gold: Answer, **extra) -> Task:
-    base = dict(id="t1", split="test", category="property_prediction", template="hand_made", difficulty=1,
-                question="?", answer_type=gold.type, gold=gold, generator="test", generator_version="1")
+    base = {"id": "t1", "split": "test", "category": "property_prediction", "template": "hand_made", "difficulty": 1,
+            "question": "?", "answer_type": gold.type, "gold": gold, "generator": "test", "generator_version": "1"}
     return Task(**{**base, **extra})
 
 
@@ -107,3 +107,14 @@ def test_design_needs_a_judge() -> None:
                  sub_questions=[SubQuestion(id="compose", question="?", skill="compose", gold=gold)])
     score = score_answer(task, gold)
     assert not score.correct and "DesignJudge" in score.note
+
+
+def test_lenient_reading_without_an_answer_line() -> None:
+    from eval.produce import NO_ANSWER_LINE, read_leniently
+
+    yes = _task(Answer(type="yes_no", yes=False))
+    read = read_leniently("Let me think.\nNo, the Tg is not above 140 °C.", yes)
+    assert read.status == "answered" and read.answer.yes is False and read.reason == NO_ANSWER_LINE
+    assert read_leniently("Answer: maybe", yes).status == "unparseable"     # a written line is never second-guessed
+    assert read_leniently("The polymer is stiff.", yes).status == "unparseable"
+    assert read_leniently("Answer: yes", yes).reason is None

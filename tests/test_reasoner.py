@@ -134,6 +134,9 @@ def test_verification_keeps_right_traces_and_rejects_fabricated_numbers(sample, 
     verdict = verify_trace(task, fabricated)
     assert not verdict.kept and verdict.reason == "fabricated number: 987.6"
     assert fabricated_numbers(task, trace) == []
+    invented = trace.model_copy(update={"steps": [*trace.steps, Step(
+        skill="estimate-property", thought="Its analogue *C(Cl)(Br)C(I)(*)[Si](C)(C)C behaves the same way.")]})
+    assert verify_trace(task, invented).reason == "fabricated polymer: *C(Cl)(Br)C(I)(*)[Si](C)(C)C"
     wrong = trace.model_copy(update={"final_answer": Answer(type="number", number=-1.0, unit=task.gold.unit)})
     assert verify_trace(task, wrong).reason == "wrong answer"
     design = sample["design_polymer"][0]

@@ -4,6 +4,14 @@ every budget, verification and checkpoint resume."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -151,6 +159,9 @@ def test_checkpoint_resumes_a_killed_solve(small_kb_config, task, polymer_key, t
     assert trace.final_answer.choice == "B" and trace.tool_calls == 2
     third, model = solver_for(small_kb_config.kb_dir, script, checkpoint_db=db)
     assert third.solve(task) == trace and model.calls == 0  # a finished thread returns its trace
+    other = build_solver("another-model", small_kb_config.kb_dir, SolverConfig(checkpoint_db=db),
+                         chat_model=ScriptedChatModel(script=["Answer: C"]))
+    assert other.solve(task).final_answer.choice == "C"    # ... to the model that wrote it, not to another
 
 
 def test_hide_own_values_hides_the_asked_polymers_values(small_kb_config, view):
@@ -168,3 +179,68 @@ def test_hide_own_values_hides_the_asked_polymers_values(small_kb_config, view):
     assert json.loads(seen)["data"]["n_values"] > 0
     data = json.loads(hidden).get("data") or {}
     assert not data.get("n_values")
+
+
+def test_a_number_outside_the_plausible_range_is_sent_back(small_kb_config, polymer_key):
+    task = Task(id="t-tg-2", split="dev", category="property_prediction", template="hand_written", difficulty=1,
+                question=f"What is the Tg of {polymer_key}?", answer_type="number",
+                gold=Answer(type="number", number=1.0, unit="K"),
+                params=TaskParams(polymers=[PolymerRef(label="polymer", psmiles=polymer_key)], property="tg", unit="K"),
+                generator="test", generator_version="0")
+    solver, model = solver_for(small_kb_config.kb_dir, ["Answer: 5000 K", "Answer: 3 eV", "Answer: 120 degC"])
+    trace = solver.solve(task)
+    assert "outside the plausible range of tg" in model.seen[1][-1].content
+    assert "cannot be converted" in model.seen[2][-1].content
+    assert trace.final_answer == Answer(type="number", number=120.0, unit="degC") and trace.verified
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from agents.solver.api import build_solver
+from agents.solver.config import SolverConfig
+from agents.solver.fake import ScriptedChatModel
+from solver_tasks import choice_task
+kb, db, key, script = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
+model = ScriptedChatModel(script=script, delay_s=1.0)
+build_solver("fake", kb, SolverConfig(checkpoint_db=db), chat_model=model).solve(choice_task(key))
+"""
+
+
+def test_a_solve_killed_with_sigkill_resumes(small_kb_config, task, polymer_key, tmp_path):
+    db = tmp_path / "ckpt.sqlite"
+    script = [call("validate_polymer", polymer=polymer_key)] * 4 + ["Answer: B"]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(small_kb_config.kb_dir), str(db), polymer_key, *script],
+                             cwd=root, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    try:
+        while _checkpoints(db, task.id) < 9:  # two tool calls done and saved
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the child made no progress"
+            time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    solver, model = solver_for(small_kb_config.kb_dir, script, checkpoint_db=db)
+    trace = solver.solve(task)
+    assert trace.final_answer.choice == "B" and trace.tool_calls == 4
+    assert model.calls <= 3  # the replies before the kill came from the checkpoint, not from the model again
+
+
+def _checkpoints(db: Path, thread: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(db, timeout=1)) as con:
+            return con.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", [thread]).fetchone()[0]
+    except sqlite3.OperationalError:  # the table is created by the child's first write
+        return 0
+
+
+def test_a_failing_model_is_recorded_with_its_error_type(small_kb_config, task):
+    trace = solver_for(small_kb_config.kb_dir, ["no idea"], max_retries=1)[0].solve(task)  # the 2nd call raises
+    assert (trace.outcome, trace.final_answer) == ("unparseable", None)
+    assert trace.malformed_outputs[0] == "no idea"
+    assert trace.malformed_outputs[1].startswith("[backbone error] IndexError: the script has 1 replies")

@@ -71,7 +71,7 @@ def test_prepare_cli_refuses_a_folder_without_shards(tmp_path, capsys):
 
 def _assistant_spans(text: str) -> list[tuple[int, int]]:
     """Character spans that must be trained: an assistant turn's content and its <|im_end|>."""
-    return [(m.start(1), m.end(1)) for m in re.finditer(r"<\|im_start\|>assistant\n(.*?<\|im_end\|>)", text, re.S)]
+    return [(m.start(1), m.end(1)) for m in re.finditer(r"<\|im_start\|>assistant\n(.*?<\|im_end\|>)", text, re.DOTALL)]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -28,9 +28,10 @@ from training.trainer import last_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 6
-SETS = [f"train.max_steps={STEPS}", "train.save_steps=2", "train.eval_steps=0", "train.batch_size=2",
+SETS = [f"train.max_steps={STEPS}", "train.save_steps=2", "train.eval_steps=0", "train.batch_size=1",
         "train.grad_accum=1", "train.threads=1", "train.lr=0.002", "train.warmup_ratio=0", "train.logging_steps=1",
-        "lora.dropout=0", "lora.r=8", "data.variant=direct", "data.max_seq_len=256", "data.per_category=2"]
+        "lora.dropout=0", "lora.r=8", "data.variant=direct", "data.max_seq_len=256", "data.per_category=2",
+        "data.max_dev=3"]
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 600.0) -> None:

@@ -49,9 +49,9 @@ class QuantSettings(_Section):
 class LoraSettings(_Section):
     """The LoRA adapter that is trained."""
 
-    r: int = Field(8, ge=1, le=1024)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    r: int = Field(default=8, ge=1, le=1024)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
@@ -59,44 +59,44 @@ class DataSettings(_Section):
     """What is read from the prepared data folder and how it is batched."""
 
     variant: Literal["cot", "direct", "tools"] = "cot"
-    max_seq_len: int = Field(512, ge=16)
+    max_seq_len: int = Field(default=512, ge=16)
     packing: bool = True                      # several examples per row, no padding between them
-    per_category: int | None = Field(None, ge=1)   # stratified sample: at most this many per category
-    max_dev: int | None = Field(None, ge=1)        # at most this many dev examples (stratified the same way)
+    per_category: int | None = Field(default=None, ge=1)   # stratified sample: at most this many per category
+    max_dev: int | None = Field(default=None, ge=1)        # at most this many dev examples (stratified the same way)
 
 
 class TrainSettings(_Section):
     """Optimisation, evaluation, checkpoints and logging."""
 
-    max_steps: int = Field(100, ge=1)
-    batch_size: int = Field(4, ge=1)          # rows per step (packed rows when data.packing)
-    grad_accum: int = Field(1, ge=1)
-    lr: float = Field(2e-4, gt=0.0)
-    warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0)
-    weight_decay: float = Field(0.0, ge=0.0)
+    max_steps: int = Field(default=100, ge=1)
+    batch_size: int = Field(default=4, ge=1)          # rows per step (packed rows when data.packing)
+    grad_accum: int = Field(default=1, ge=1)
+    lr: float = Field(default=2e-4, gt=0.0)
+    warmup_ratio: float = Field(default=0.05, ge=0.0, lt=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
     scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "paged_adamw_8bit", "paged_adamw_32bit"] = "adamw_torch"
     gradient_checkpointing: bool = False
     bf16: bool = False                        # mixed precision autocast
     fp16: bool = False
-    eval_steps: int = Field(0, ge=0)          # 0: no evaluation during training (one at the end if dev exists)
-    save_steps: int = Field(50, ge=1)
-    save_total_limit: int = Field(2, ge=1)
-    logging_steps: int = Field(5, ge=1)
+    eval_steps: int = Field(default=0, ge=0)          # 0: no evaluation during training (one at the end if dev exists)
+    save_steps: int = Field(default=50, ge=1)
+    save_total_limit: int = Field(default=2, ge=1)
+    logging_steps: int = Field(default=5, ge=1)
     seed: int = 0
-    threads: int | None = Field(None, ge=1)   # torch threads (CPU); None leaves torch's default
+    threads: int | None = Field(default=None, ge=1)   # torch threads (CPU); None leaves torch's default
     device: Literal["cpu", "cuda"] = "cpu"
-    loss_chunk: int = Field(4096, ge=64)      # assistant tokens per cross-entropy chunk (bounds logits memory)
+    loss_chunk: int = Field(default=4096, ge=64)      # assistant tokens per cross-entropy chunk (bounds logits memory)
 
 
 class TrainConfig(_Section):
     """All settings of one training run."""
 
-    model: ModelSettings = ModelSettings()
-    quant: QuantSettings = QuantSettings()
-    lora: LoraSettings = LoraSettings()
-    data: DataSettings = DataSettings()
-    train: TrainSettings = TrainSettings()
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    quant: QuantSettings = Field(default_factory=QuantSettings)
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
 
 
 def preset_path(name: str) -> Path:

@@ -43,11 +43,12 @@ def pack_rows(chats: list[TokenizedChat], max_len: int, packing: bool) -> tuple[
     """Rows of one or more examples (best-fit decreasing when packing); over-long and target-less ones dropped."""
     usable = [c for c in chats if len(c.input_ids) <= max_len and any(x != IGNORE for x in shifted(c))]
     too_long = sum(1 for c in chats if len(c.input_ids) > max_len)
+    bins: list[list[TokenizedChat]]
     if not packing:
         bins = [[c] for c in usable]
     else:
         order = sorted(range(len(usable)), key=lambda i: (-len(usable[i].input_ids), i))
-        bins: list[list[TokenizedChat]] = []
+        bins = []
         free: list[tuple[int, int]] = []      # (space left, bin index), sorted: best fit = first with enough room
         for i in order:
             size = len(usable[i].input_ids)

@@ -95,7 +95,7 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool, fresh: bool):
     return TrainingArguments(
         output_dir=str(out / "checkpoints"), max_steps=t.max_steps, per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size, gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr,
-        warmup_steps=int(round(t.warmup_ratio * t.max_steps)), weight_decay=t.weight_decay,
+        warmup_steps=round(t.warmup_ratio * t.max_steps), weight_decay=t.weight_decay,
         lr_scheduler_type=t.scheduler, optim=t.optimizer, bf16=t.bf16, fp16=t.fp16,
         eval_strategy="steps" if evaluate else "no", eval_steps=t.eval_steps if evaluate else None,
         eval_on_start=has_dev and fresh, save_strategy="steps", save_steps=t.save_steps,

@@ -2,6 +2,7 @@
 
     python -m agents.chat --kb .polybench/kb
     echo "a polyimide with Tg above 250 C and no fluorine" | python -m agents.chat --kb .polybench/kb
+    python -m agents.chat --kb .polybench/kb --model hf:smollm2      # the local model comments on the answers
 
 Each line is one turn; a follow-up ("now also density below 1.3 g/cm3") refines the previous request.
 `--session FILE` keeps the conversation's constraints, so a killed chat resumes. 'quit' or end of input ends.
@@ -18,6 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from agents.chat.session import ChatReply, ChatSession
+from agents.solver.backbones import parse_spec
+from agents.solver.config import SolverConfig
 from kb.config import KBPaths
 from kb.errors import PolyBenchError
 
@@ -37,6 +40,8 @@ def render(reply: ChatReply, console: Console, *, show_steps: bool) -> None:
                                  for e in c.evidence) or "class / group constraints only"
             table.add_row(str(c.rank), escape(f"{c.name or ''}\n{c.key}"), escape(evidence), escape(c.route or "no route found"))
         console.print(table)
+    if reply.model_note:
+        console.print(f"[cyan]model's comment (not checked):[/cyan] {escape(reply.model_note)}")
     console.print(f"{reply.n_total} KB polymers meet the constraints; {reply.rejected} removed by the checks.")
     if show_steps:
         for i, step in enumerate(reply.steps, 1):
@@ -49,15 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kb", type=Path, default=Path(".polybench/kb"), help="KB folder")
     parser.add_argument("--limit", type=int, default=5, help="candidates shown per answer")
     parser.add_argument("--session", type=Path, default=None, help="file keeping the conversation (resume)")
+    parser.add_argument("--model", default="reasoner",
+                        help="reasoner (rules and tools only), hf:<path>[+adapter:<dir>] or openai:<model>@<url>: "
+                             "the model comments on the checked candidates")
     parser.add_argument("--steps", action="store_true", help="show the tool steps behind each answer")
     args = parser.parse_args(argv)
     console = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # an error is one line
     if not KBPaths(args.kb).db.exists():
         err.print(f"error: no KB at {args.kb} (build it with python -m kb.build)")
         return 1
     try:
-        session = ChatSession(args.kb, limit=args.limit, session_file=args.session)
+        spec = parse_spec(args.model)
+        model = None
+        if spec.kind != "reasoner":
+            from agents.solver.chat_models import chat_model_for
+
+            model = chat_model_for(spec, SolverConfig(max_new_tokens=96, constrained=False))
+        session = ChatSession(args.kb, limit=args.limit, session_file=args.session, model=model)
     except PolyBenchError as exc:
         err.print(f"error: {exc}")
         return 1

@@ -1,7 +1,8 @@
 """A multi-turn design chat over the whole KB: each turn is read by the request parser, refined by follow-ups,
 answered with ranked candidates found and checked by the tools, with evidence and the steps taken.
 
-The library returns `ChatReply` values; `python -m agents.chat` renders them. The session's constraints
+With an LLM backbone (`model`), the model adds a short comment on the checked candidates, shown as its own
+and not checked; the candidates themselves always come from the tools. The library returns `ChatReply` values; `python -m agents.chat` renders them. The session's constraints
 are saved after every turn (atomic JSON) when a session file is given, so a killed chat resumes.
 """
 
@@ -13,11 +14,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
 from agents.chat.request import DesignRequest, merge, parse_request
 from agents.files import atomic_write_text
 from agents.schema import Skill, Step, ToolCall
+from agents.solver.backbones import BackboneError
 from agents.solver.graph import read_result
 from agents.solver.policy import ToolBox
+from agents.solver.prompts import SYSTEM
 from tools.estimate import EstimateContext
 from tools.kb_view import KBView
 from tools.langchain_tools import build_tools
@@ -69,16 +75,19 @@ class ChatReply:
     n_total: int = 0                        # KB polymers meeting the constraints
     steps: list[Step] = field(default_factory=list)
     message: str = ""
+    model_note: str | None = None           # an LLM backbone's comment on the checked candidates (not checked)
 
 
 class ChatSession:
     """One conversation: the constraints so far, the whole-KB tools, and an optional session file."""
 
-    def __init__(self, kb_dir: Path, *, limit: int = 5, session_file: Path | None = None) -> None:
+    def __init__(self, kb_dir: Path, *, limit: int = 5, session_file: Path | None = None,
+                 model: BaseChatModel | None = None) -> None:
         view = KBView(Path(kb_dir))           # the chat sees the whole KB: no split is hidden
         self.toolbox = ToolBox(view, EstimateContext(view), {})
         self.toolbox.tools = {t.name: t for t in build_tools(view, self.toolbox.estimate_ctx)}
         self.limit = limit
+        self.model = model                    # None: the reasoner (rules and tools only)
         self.session_file = Path(session_file) if session_file else None
         self.constraints: list[Constraint] = []
         if self.session_file and self.session_file.exists():
@@ -94,6 +103,8 @@ class ChatSession:
             return ChatReply("clarify", request, self.constraints, message=_clarify(request))
         constraints = merge(self.constraints, request.constraints) if request.follow_up else request.constraints
         reply = self.search(constraints, request)
+        if self.model is not None and reply.candidates:
+            reply.model_note = self.comment(text, reply)
         self.constraints = constraints
         if self.session_file:
             atomic_write_text(self.session_file, json.dumps(
@@ -108,7 +119,8 @@ class ChatSession:
         args = {"constraints": [c.model_dump(exclude_none=True) for c in constraints], "limit": self.limit * 2, **rank}
         found = self._tool(steps, "check-constraint", "Find KB polymers meeting every constraint.", "find_polymers", args)
         matches = (found or {}).get("matches", [])
-        candidates, rejected = [], 0
+        candidates: list[Candidate] = []
+        rejected = 0
         for match in matches:
             if len(candidates) >= self.limit:
                 break
@@ -137,6 +149,19 @@ class ChatSession:
                          if candidates else
                          f"no KB polymer meets {', '.join(c.describe() for c in constraints)}; loosen a constraint")
         return reply
+
+    def comment(self, text: str, reply: ChatReply) -> str:
+        """The LLM backbone's short recommendation among the checked candidates (shown as the model's, unchecked)."""
+        rows = [f"{c.rank}. {c.name or c.key} ({c.key}): " + "; ".join(
+            f"{e.property} {e.value:.4g} {e.unit} ({e.basis})" for e in c.evidence) for c in reply.candidates]
+        chat = [SystemMessage(f"{SYSTEM} Recommend one candidate in at most two sentences, using only the facts listed."),
+                HumanMessage(f"Request: {text}\nConstraints: {', '.join(c.describe() for c in reply.constraints)}\n"
+                             "Candidates checked by the tools:\n" + "\n".join(rows))]
+        try:
+            out = self.model.invoke(chat)  # type: ignore[union-attr]
+        except BackboneError as exc:
+            return f"(the model did not answer: {exc})"
+        return str(out.content).strip()
 
     def _check(self, constraints: list[Constraint], key: str) -> list[str]:
         """The tools' verdict on one candidate: valid repeat unit, every constraint met (empty: passes)."""

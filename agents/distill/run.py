@@ -50,7 +50,7 @@ class DistillConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="only the first N tasks of the split (file order)")
     workers: int = Field(1, ge=1, le=64)
     templates: list[str] | None = None
-    max_steps: int = Field(64, ge=1)
+    max_steps: int = Field(96, ge=1, description="policy decisions (and tool calls, failed calls) per task")
 
 
 class Summary(BaseModel):
@@ -95,7 +95,9 @@ def _init_worker(kb_dir: str, max_steps: int) -> None:
     from agents.solver.config import SolverConfig
 
     _WORKER["kb_dir"] = Path(kb_dir)
-    _WORKER["solver"] = build_solver("reasoner", Path(kb_dir), SolverConfig(max_steps=max_steps))
+    # the teacher expects failed calls (forward synthesis by a class that cannot join the monomers): generous
+    config = SolverConfig(max_steps=max_steps, max_tool_calls=max_steps, max_tool_errors=max_steps)
+    _WORKER["solver"] = build_solver("reasoner", Path(kb_dir), config)
 
 
 def distill_one(task: Task, solver: Any, kb_dir: Path) -> dict:

@@ -1,5 +1,5 @@
 """Checks of a composed answer with the tools before it is final: structure valid, design constraints met,
-labels and units the task's own. Each problem is one line the model reads when asked to revise."""
+labels and units the task's own, a number inside its property's plausible range. Each problem is one line the model reads when asked to revise."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from agents.answer_text import option_labels
 from agents.schema import Answer, Task
 from agents.solver.policy import ToolBox
 from kb.errors import PolyBenchError
+from kb.properties import PROPERTIES
 from kb.units import convert
 
 
@@ -29,12 +30,30 @@ def answer_problems(task: Task, answer: Answer, toolbox: ToolBox) -> list[str]:
     elif answer.type == "set" and labels and set(answer.items or []) - set(labels):
         problems.append(f"unknown items {', '.join(sorted(set(answer.items or []) - set(labels)))}; "
                         f"the candidates are {', '.join(labels)}")
-    elif answer.type == "number" and task.params.unit and answer.unit and answer.unit != task.params.unit:
+    elif answer.type == "number":
+        problems += number_problems(task, answer)
+    return problems
+
+
+def number_problems(task: Task, answer: Answer) -> list[str]:
+    """A number in a unit the task's unit converts to, and inside the asked property's plausible range."""
+    unit = answer.unit or task.params.unit
+    if task.params.unit and answer.unit and answer.unit != task.params.unit:
         try:
             convert(1.0, answer.unit, task.params.unit)
         except PolyBenchError:
-            problems.append(f"unit {answer.unit!r} cannot be converted to {task.params.unit!r}")
-    return problems
+            return [f"unit {answer.unit!r} cannot be converted to {task.params.unit!r}"]
+    prop = PROPERTIES.get(task.params.property or "")
+    if prop is None or unit is None or answer.number is None:
+        return []
+    try:
+        value = convert(answer.number, unit, prop.unit)
+    except PolyBenchError:
+        return [f"unit {unit!r} is not a unit of {prop.name} ({prop.unit})"]
+    if not prop.min_value <= value <= prop.max_value:
+        return [(f"{answer.text()} is outside the plausible range of {prop.name} "
+                f"({prop.min_value:g} to {prop.max_value:g} {prop.unit})")]
+    return []
 
 
 def polymer_problems(task: Task, psmiles: str, toolbox: ToolBox) -> list[str]:

@@ -81,7 +81,7 @@ class Solver:
     def toolbox(self, view: KBView) -> ToolBox:
         """The tools of one view (restricted to config.tool_menu): built once per split view; a per-task view
         (a hidden polymer set) gets fresh tools sharing the split view's loaded surrogate models."""
-        hidden = getattr(view, "hidden_polymer_ids", frozenset())
+        hidden: frozenset[int] = view.hidden_polymer_ids
         key = ",".join(sorted(view.hidden_splits))
         if not hidden and key in self._toolboxes:
             return self._toolboxes[key]
@@ -117,8 +117,9 @@ class Solver:
         start: dict | None = {"task": task}
         if self.config.checkpoint_db is not None:
             saved = graph.get_state(run_config)
-            if saved.values.get("trace") is not None and not saved.next:
-                return saved.values["trace"]
+            done = saved.values.get("trace")
+            if done is not None and not saved.next and done.model == self.model_name:
+                return done   # finished before (by this model): nothing to redo
             if saved.next:
                 start = None   # resume from the last saved node
         return self._run(graph, start, run_config, context, task)

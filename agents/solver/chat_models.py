@@ -9,7 +9,6 @@ A server that cannot be reached is a BackboneError (the graph records it as a ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -48,7 +47,7 @@ class TextChatModel(BaseChatModel):
     backbone: Any                      # TextBackbone
     max_new_tokens: int = 160
     tool_role: str = "tool"
-    constrain: Callable[[], Any] | None = None   # factory of a logits processor (hf: only)
+    constrain: Any = None              # agents.solver.grammar.ReplyConstraint (hf: only)
 
     @property
     def _llm_type(self) -> str:
@@ -57,9 +56,10 @@ class TextChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
         chat = plain_chat(messages, self.tool_role)
-        if self.constrain is not None:
+        if self.constrain is not None:  # `answer_rule` (from the policy): the task's answer shape
+            factory = self.constrain.factory(kwargs.get("answer_rule"))
             text = self.backbone.generate([chat], max_new_tokens=self.max_new_tokens, batch_size=1,
-                                          logits_processor_factory=self.constrain)[0]
+                                          logits_processor_factory=factory)[0]
         else:
             text = self.backbone.generate([chat], max_new_tokens=self.max_new_tokens, batch_size=1)[0]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
@@ -74,9 +74,9 @@ def chat_model_for(spec: BackboneSpec, config: SolverConfig, tools: list | None 
     backbone: TextBackbone = HFBackbone(spec)
     constrain = None
     if config.constrained and tools:
-        from agents.solver.grammar import logits_processor_factory
+        from agents.solver.grammar import ReplyConstraint
 
         hf = backbone  # type: ignore[assignment]
-        constrain = logits_processor_factory(hf.tokenizer, hf.model.config.vocab_size, tools,  # type: ignore[attr-defined]
-                                             thought=config.cot)
+        constrain = ReplyConstraint(hf.tokenizer, hf.model.config.vocab_size, tools,  # type: ignore[attr-defined]
+                                    thought=config.cot)
     return TextChatModel(backbone=backbone, max_new_tokens=config.max_new_tokens, constrain=constrain)

@@ -32,8 +32,8 @@ class SolverConfig(BaseModel):
         return self
 
     def graph_steps_needed(self) -> int:
-        """Super-steps a run within budget can take (3 nodes per tool step, 3 per answer / revision, set-up)."""
-        return 3 * self.max_steps + 4 * (self.max_retries + 1) + 8
+        """Super-steps a run within budget can take (2 nodes per tool step, 3 per answer / revision, set-up)."""
+        return 2 * self.max_steps + 4 * (self.max_retries + 1) + 8
 
     def graph_recursion_limit(self) -> int:
         """The recursion_limit passed to LangGraph."""

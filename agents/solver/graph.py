@@ -1,5 +1,5 @@
-"""The solver graph: read the task -> plan -> decide (the policy) -> act (a tool) -> observe -> ... -> compose
-the answer -> verify it with the tools -> revise (bounded) -> finish with a Trace.
+"""The solver graph: read the task -> plan -> decide (the policy) -> act (call a tool, observe its result) -> ...
+-> compose the answer -> verify it with the tools -> revise (bounded) -> finish with a Trace.
 
 One graph for every backbone: the policy (agents.solver.policy) and the task's tools travel in the run's
 context (`SolveContext`), the state is checkpointed after every node. Budgets (steps, tool calls, working
@@ -15,13 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents.answer_text import answer_line
-from agents.schema import Outcome, Trace
+from agents.schema import Outcome, Step, Trace
 from agents.solver.answer_checks import answer_problems
 from agents.solver.backbones import BackboneError
 from agents.solver.config import SolverConfig
@@ -125,12 +125,13 @@ def route_decision(state: SolverState) -> Literal["act", "compose", "decide", "f
 
 
 def act(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
-    """Run the pending tool call; any failure becomes the observation (an exception with its type)."""
+    """Run the pending tool call (any failure becomes the observation: an exception with its type), then
+    observe: record the step with what the tool returned and count calls and failures."""
     move = state["pending"]
     assert move is not None and move.step is not None
     call = move.step.tool_call
-    if call is None:  # a reasoning step without a tool (the reasoner's): nothing to run
-        return {}
+    if call is None:  # a reasoning step without a tool (the reasoner's): recorded as done
+        return {"pending": None, "steps": [*state["steps"], move.step]}
     tools = runtime.context.toolbox.tools
     tool = tools.get(call.name)
     if tool is None:
@@ -141,27 +142,24 @@ def act(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
         except Exception as exc:  # a tool bug must not end the solve: the model reads it, the trace counts it
             log.warning("tool %s raised %s", call.name, type(exc).__name__, exc_info=True)
             text = failure(call.name, f"the tool raised {type(exc).__name__}: {exc}")
-    return {"pending": move.model_copy(update={"step": move.step.model_copy(update={"observation": text})})}
+    return observe(state, move.step.model_copy(update={"observation": text}), runtime.context)
 
 
-def observe(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
-    """Record the step and what the tool returned; count calls and failures."""
-    move = state["pending"]
-    assert move is not None and move.step is not None
-    step = move.step
-    update: dict[str, Any] = {"pending": None}
-    if step.tool_call is not None:
-        ok, source, text = read_result(step.observation or "")
-        step = step.model_copy(update={"tool_ok": ok, "source": step.source or source})
-        errors = state["tool_errors"] + (not ok)
-        update |= {"tool_calls": state["tool_calls"] + 1, "tool_errors": errors}
-        if runtime.context.policy.uses_messages:
-            update["messages"] = [*state["messages"],
-                                  {"role": "assistant", "content": f"{step.thought}\n{tool_call_text(step.tool_call)}"},
-                                  {"role": "tool", "content": text}]
-        if errors >= runtime.context.config.max_tool_errors:
-            update |= {"stop": "tool_error", "verification_note": f"{errors} failed tool calls"}
-    return {**update, "steps": [*state["steps"], step]}
+def observe(state: SolverState, step: Step, ctx: SolveContext) -> dict:
+    """The state update of one executed tool step: the step, its counts, the model's next chat turns."""
+    ok, source, shown = read_result(step.observation or "")
+    step = step.model_copy(update={"tool_ok": ok, "source": step.source or source})
+    errors = state["tool_errors"] + (not ok)
+    update: dict[str, Any] = {"pending": None, "steps": [*state["steps"], step],
+                              "tool_calls": state["tool_calls"] + 1, "tool_errors": errors}
+    if ctx.policy.uses_messages:
+        assert step.tool_call is not None
+        update["messages"] = [*state["messages"],
+                              {"role": "assistant", "content": f"{step.thought}\n{tool_call_text(step.tool_call)}"},
+                              {"role": "tool", "content": shown}]
+    if errors >= ctx.config.max_tool_errors:
+        update |= {"stop": "tool_error", "verification_note": f"{errors} failed tool calls"}
+    return update
 
 
 def read_result(text: str) -> tuple[bool, str | None, str]:
@@ -183,7 +181,7 @@ def read_result(text: str) -> tuple[bool, str | None, str]:
     return ok, source, text
 
 
-def route_observation(state: SolverState) -> Literal["decide", "finish"]:
+def route_action(state: SolverState) -> Literal["decide", "finish"]:
     return "finish" if state.get("stop") else "decide"
 
 
@@ -236,14 +234,13 @@ def finish(state: SolverState, runtime: Runtime[SolveContext]) -> dict:
 def build_graph(checkpointer: Any = None) -> Any:
     """The compiled solver graph (optionally with a checkpointer; thread id = task id)."""
     builder = StateGraph(SolverState, context_schema=SolveContext)
-    for node in (read_task, plan, decide, act, observe, compose, verify, finish):
-        builder.add_node(node.__name__, timed(node))
+    for node in (read_task, plan, decide, act, compose, verify, finish):
+        builder.add_node(node.__name__, cast(Any, timed(node)))
     builder.add_edge(START, "read_task")
     builder.add_edge("read_task", "plan")
     builder.add_edge("plan", "decide")
     builder.add_conditional_edges("decide", route_decision)
-    builder.add_edge("act", "observe")
-    builder.add_conditional_edges("observe", route_observation)
+    builder.add_conditional_edges("act", route_action)
     builder.add_edge("compose", "verify")
     builder.add_conditional_edges("verify", route_verification)
     builder.add_edge("finish", END)

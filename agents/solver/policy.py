@@ -10,6 +10,7 @@ interface: its import point is `load_reasoner`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,11 +19,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
-from agents.answer_text import final_answer_text, read_answer
-from agents.schema import Skill, Step, ToolCall
+from agents.answer_text import final_answer_text, option_labels, read_answer
+from agents.schema import Skill, Step, Task, ToolCall
+from agents.solver.backbones import BackboneError
+from agents.solver.grammar import answer_rule
 from agents.solver.render import TOOL_CALL_PREFIX, read_tool_call
 from agents.solver.state import Move, SolverState
 from tools.kb_view import KBView
+
+log = logging.getLogger(__name__)
 
 # The skill a tool call serves, for steps written by language models (the reasoner tags its own steps).
 TOOL_SKILLS: dict[str, Skill] = {
@@ -114,11 +119,23 @@ class ChatPolicy:
     uses_messages: bool = True
 
     def next_move(self, state: SolverState, toolbox: ToolBox) -> Move:
-        reply = self.model.invoke(to_langchain(state["messages"]))
+        try:
+            reply = self.model.invoke(to_langchain(state["messages"]), answer_rule=task_answer_rule(state["task"]))
+        except BackboneError:
+            raise
+        except Exception as exc:  # a model that fails (OOM, a bad adapter) ends no run: recorded with its type
+            log.warning("chat model %s failed", self.name, exc_info=True)
+            raise BackboneError(f"{type(exc).__name__}: {exc}") from exc
         if isinstance(reply, AIMessage) and reply.tool_calls:
             return _native_move(reply)
         text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content, default=str)
         return read_move(text, state)
+
+
+def task_answer_rule(task: Task) -> str:
+    """The grammar rule of the task's answer text (used by grammar-constrained models, ignored by others)."""
+    labels = option_labels(task) if task.answer_type == "choice" else [p.label for p in task.params.polymers]
+    return answer_rule(task.answer_type, labels or None)
 
 
 def load_reasoner() -> Any:

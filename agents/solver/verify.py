@@ -4,8 +4,9 @@ A trace is kept when (1) its final answer is right: it matches the gold (agents.
 for an open design answer, passes every tool check (agents.taskgen.templates.design.check_design_answer
 through the task's view); and (2) every number its reasoning states (thoughts and conclusions) exists in
 the task's question, a tool output of the trace, or a knowledge profile, or follows from those by one
-arithmetic step or a unit conversion (a conversion, a ratio, a product of two stated numbers). Anything
-else is rejected with the reason, e.g. "fabricated number: 987.6".
+arithmetic step or a unit conversion (a conversion, a ratio, a product of two stated numbers); and every
+repeat unit it names (a token with '*') is shown by the question or a tool output. Anything else is
+rejected with the reason, e.g. "fabricated number: 987.6" or "fabricated polymer: *CC(*)F".
 """
 
 from __future__ import annotations
@@ -146,6 +147,18 @@ def fabricated_numbers(task: Task, trace: Trace, profile_numbers: Iterable[float
     return [x for x in stated if not known.state(x)]
 
 
+_POLYMER = re.compile(r"[^\s,;:'\"`]*\*[^\s,;:'\"`]*")  # a repeat unit as written: any token with a '*'
+
+
+def fabricated_polymers(task: Task, trace: Trace) -> list[str]:
+    """Repeat units the reasoning names that neither the question nor a tool output shows."""
+    shown = " ".join([task.question, *(task.options or []), *(r.psmiles for r in task.params.polymers),
+                      *(s.observation or "" for s in trace.steps)])
+    named = {m.group().rstrip(".)").lstrip("(") for s in trace.steps for text in (s.thought, s.conclusion or "")
+             for m in _POLYMER.finditer(text)}
+    return sorted(p for p in named if p.count("*") >= 1 and len(p) > 2 and p not in shown)
+
+
 def verify_trace(task: Task, trace: Trace, *, design_check: DesignCheck | None = None,
                  profile_numbers: Iterable[float] = ()) -> Verdict:
     """Keep or reject a teacher trace (see the module docstring); the outcome is solved / wrong / ... ."""
@@ -164,4 +177,7 @@ def verify_trace(task: Task, trace: Trace, *, design_check: DesignCheck | None =
     bad = fabricated_numbers(task, trace, profile_numbers)
     if bad:
         return Verdict(False, "fabricated number: " + ", ".join(f"{x:g}" for x in bad[:5]), "solved")
+    unknown = fabricated_polymers(task, trace)
+    if unknown:
+        return Verdict(False, "fabricated polymer: " + ", ".join(unknown[:3]), "solved")
     return Verdict(True, None, "solved")

@@ -33,6 +33,22 @@ def describe(ref: PolymerRef | str, sub: str | None = None,
     return obs
 
 
+def structure_fact(ref: PolymerRef, obs: Observation) -> str:
+    """The structural part of a polymer's knowledge profile as one sentence (from describe_polymer)."""
+    d = obs.data
+    f = d.get("features") or {}
+    groups = ", ".join(f"{g} x{n}" for g, n in sorted((d.get("groups") or {}).items())) or "none"
+    what = f"classified as {d['polymer_class']}" if d.get("polymer_class") else "of no clear class"
+    linkages = ", ".join(d.get("backbone_linkages") or []) or "none"
+    who = label_of(ref)
+    parts = [f"{who[:1].upper()}{who[1:]} is {what} (backbone linkages: {linkages}); groups: {groups}"]
+    shown = [f"{k.replace('_', ' ')} {num(float(v))}" for k, v in f.items()
+             if k in ("mw", "aromatic_rings", "rings", "tpsa", "fraction_sp3", "backbone_atoms") and v is not None]
+    if shown:
+        parts.append("; ".join(shown))
+    return ". ".join(parts) + "."
+
+
 def group_counts(obs: Observation) -> dict[str, int]:
     """Functional group / linkage counts of a describe_polymer observation (present ones only)."""
     return {k: int(v) for k, v in (obs.data.get("groups") or {}).items() if v}

@@ -18,6 +18,7 @@ from agents.solver.reasoner.common import (
     group_counts,
     label_of,
     property_value,
+    structure_fact,
 )
 from agents.solver.reasoner.core import Final, Plan, ReasonerTools, num, options_of, say, sub_for
 from kb.features import FUNCTIONAL_GROUPS
@@ -36,9 +37,17 @@ def _values(task: Task, tools: ReasonerTools, refs: list[PolymerRef], subs: list
     return out
 
 
+def _profile(ref: PolymerRef) -> Plan:
+    """The structural profile of the asked polymer, stated before its value is looked up or estimated."""
+    obs = yield from describe(ref)
+    if obs.ok:
+        yield say("parse-structure", structure_fact(ref, obs))
+
+
 def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
     """property_value: the number."""
     p = task.params
+    yield from _profile(p.polymers[0])
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, p.polymers[:1], [None])
     if v.value is None:
@@ -49,6 +58,7 @@ def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
 
 def property_value_choice(task: Task, tools: ReasonerTools) -> Plan:
     p = task.params
+    yield from _profile(p.polymers[0])
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, p.polymers[:1], [None])
     if v.value is None:
