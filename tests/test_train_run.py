@@ -174,6 +174,7 @@ def test_torn_checkpoints_are_dropped(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
 
 
+@pytest.mark.slow   # ~20 s alone, minutes on a busy machine; the chunked path runs only past train.loss_chunk targets
 def test_gpu_preset_path_on_cpu_chunked_loss_and_checkpointing_match_the_plain_loss():
     """The gpu-qlora settings that run on CPU (chunked, checkpointed cross-entropy; gradient checkpointing) give
     the loss and gradients of a plain full-logits cross-entropy over the assistant tokens."""
