@@ -22,7 +22,8 @@ from agents.solver.api import build_solver
 from agents.solver.backbones import smollm2_dir
 from agents.solver.config import SolverConfig
 
-TINY = SolverConfig(max_steps=2, max_tool_calls=1, max_retries=1, max_new_tokens=40, max_seconds=300)
+TINY = SolverConfig(max_steps=2, max_tool_calls=1, max_retries=1, max_new_tokens=40, max_seconds=300,
+                    tool_menu=["validate_polymer", "describe_polymer", "get_property_values"])  # a short prompt
 
 
 def replies_accounted_for(trace) -> int:
@@ -42,6 +43,7 @@ def test_smollm2_runs_the_graph_end_to_end(view, small_kb_config):
         assert trace.outcome in (None, "budget", "unparseable", "refused", "tool_error")
         assert (trace.final_answer is None) == (trace.outcome is not None)
         tools = solver.toolbox(solver.view_for(task, False)).tools
+        assert set(tools) == set(TINY.tool_menu)
         assert all(s.tool_call.name in tools for s in trace.steps if s.tool_call)  # the grammar allows no other
         assert replies_accounted_for(trace) >= 1
         assert trace.seconds and trace.seconds > 0

@@ -141,6 +141,7 @@ def test_rerun_with_other_settings_is_refused(resumed, capsys):
 def test_packed_rows_give_the_same_logits_as_separate_examples():
     from transformers import AutoModelForCausalLM
 
+    torch.set_num_threads(1)   # one thread: two on a busy 2-core machine run many times slower
     folder = smollm2_dir()
     from training.model import load_tokenizer
 
@@ -171,3 +172,44 @@ def test_torn_checkpoints_are_dropped(tmp_path):
     (tmp_path / "checkpoint-8" / "trainer_state.json").write_text('{"global_st')
     assert last_checkpoint(tmp_path) == tmp_path / "checkpoint-4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+
+
+@pytest.mark.slow   # ~20 s alone, minutes on a busy machine; the chunked path runs only past train.loss_chunk targets
+def test_gpu_preset_path_on_cpu_chunked_loss_and_checkpointing_match_the_plain_loss():
+    """The gpu-qlora settings that run on CPU (chunked, checkpointed cross-entropy; gradient checkpointing) give
+    the loss and gradients of a plain full-logits cross-entropy over the assistant tokens."""
+    import torch.nn.functional as F
+
+    from training.model import load_for_training, load_tokenizer
+    from training.trainer import assistant_loss_sum
+
+    cpu_safe = ["train.device=cpu", "quant.load_in_4bit=false", "quant.double_quant=false", "train.bf16=false",
+                "train.optimizer=adamw_torch", "model.dtype=float32", "lora.r=4", "train.loss_chunk=64"]
+    cfg = load_train_config("gpu-qlora", None, cpu_safe)
+    torch.set_num_threads(1)
+    assert cfg.train.gradient_checkpointing and cfg.lora.target_modules == "all-linear"
+    folder = smollm2_dir()
+    tokenizer = load_tokenizer(folder)
+    reasoning = "1. The unit has a phenyl ring.\n2. Rings stiffen the chain and raise Tg.\n3. So B.\nAnswer: B"
+    chats = [tokenize_chat(tokenizer, [*standalone_messages(make_pair(i, "train", i)[0], cot=False),
+                                       {"role": "assistant", "content": reasoning}]) for i in range(3)]
+    rows, _ = pack_rows(chats, max_len=400, packing=True)
+    batch = PackedCollator(tokenizer.pad_token_id)(rows)
+    torch.manual_seed(0)
+    model = load_for_training(cfg, folder).train()
+    for p in model.parameters():          # LoRA B starts at zero; give the adapter something to differentiate
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.01)
+    total, n = assistant_loss_sum(model, batch, chunk=cfg.train.loss_chunk)
+    assert n > cfg.train.loss_chunk       # several chunks were used
+    total.backward()
+    chunked = {k: p.grad.clone() for k, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    plain = F.cross_entropy(logits.flatten(0, 1).float(), batch["shift_labels"].flatten(), ignore_index=-100,
+                            reduction="sum")
+    plain.backward()
+    assert torch.allclose(total, plain, rtol=1e-4)
+    for k, p in model.named_parameters():
+        if p.requires_grad:
+            assert torch.allclose(chunked[k], p.grad, rtol=1e-3, atol=1e-6), k
