@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from agents.schema import Answer, PolymerRef, Task
+from agents.schema import Answer, PolymerRef, Step, Task
 from agents.solver.reasoner.common import (
     Value,
     definition,
@@ -102,21 +102,25 @@ def _higher_letter(values: list[float], direction: str) -> str:
     return "A" if (values[0] > values[1]) == (direction == "higher") else "B"
 
 
+def _pair_answer(task: Task, values: list[float], shown: str, steps: list[Step]) -> Final:
+    """The closing compare step of a pair question (values of A and B as `shown`) and its choice answer."""
+    p = task.params
+    letter = _higher_letter(values, p.direction or "higher")
+    steps.append(say("compare", shown, f"Polymer {letter} has the {p.direction} value.", sub_for(task, "compare"),
+                     Answer(type="choice", choice=letter)))
+    return Final(answer=Answer(type="choice", choice=letter), steps=steps)
+
+
 def pair_higher(task: Task, tools: ReasonerTools) -> Plan:
     """pair_higher and pair_higher_stepwise: both values, then the higher (or lower)."""
     p = task.params
     yield from definition(tools, p.property)
     refs = p.polymers[:2]
     vals = yield from _values(task, tools, refs, [sub_for(task, f"value_{r.label}") for r in refs])
-    steps = []
     if any(v.value is None for v in vals):
         return Final(answer=None, note="a value is missing")
-    letter = _higher_letter([v.value for v in vals], p.direction or "higher")
     a, b = vals
-    steps.append(say("compare", f"A: {num(a.value)} {a.unit}; B: {num(b.value)} {b.unit}.",
-                     f"Polymer {letter} has the {p.direction} value.", sub_for(task, "compare"),
-                     Answer(type="choice", choice=letter)))
-    return Final(answer=Answer(type="choice", choice=letter), steps=steps)
+    return _pair_answer(task, [a.value, b.value], f"A: {num(a.value)} {a.unit}; B: {num(b.value)} {b.unit}.", [])
 
 
 def pair_higher_units(task: Task, tools: ReasonerTools) -> Plan:
@@ -133,11 +137,7 @@ def pair_higher_units(task: Task, tools: ReasonerTools) -> Plan:
         values.append(x)
         steps.append(say("convert-unit", f"Polymer {q.label}: {num(q.value)} {q.unit} is {num(x)} {unit}.", None,
                          sub_for(task, f"value_{q.label}"), Answer(type="number", number=float(f"{x:.6g}"), unit=unit)))
-    letter = _higher_letter(values, p.direction or "higher")
-    steps.append(say("compare", f"In {unit}: A {num(values[0])}, B {num(values[1])}.",
-                     f"Polymer {letter} has the {p.direction} value.", sub_for(task, "compare"),
-                     Answer(type="choice", choice=letter)))
-    return Final(answer=Answer(type="choice", choice=letter), steps=steps)
+    return _pair_answer(task, values, f"In {unit}: A {num(values[0])}, B {num(values[1])}.", steps)
 
 
 def rank_by_property(task: Task, tools: ReasonerTools) -> Plan:
