@@ -66,7 +66,7 @@ class EvalConfig(BaseModel):
     batch_size: int = Field(default=16, ge=1)
     max_new_tokens: int = Field(default=16, ge=1)     # CoT off
     max_new_tokens_cot: int = Field(default=128, ge=1)
-    threads: int = Field(default=1, ge=1)            # torch threads; more than one oversubscribes a shared machine
+    threads: int | None = Field(default=None, ge=1)  # torch threads (None: torch's default, one per core)
     max_seconds: float = Field(default=20.0, gt=0)    # working seconds per task, tools mode
     seed: int = 0
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from agents.solver.backbones import ADAPTER_MARK
 from eval.produce import NO_ANSWER_LINE
 from eval.records import ERROR_CLASSES, Cell, Prediction
 
@@ -139,15 +140,22 @@ def paired_gain(a: list[Prediction], b: list[Prediction]) -> dict[str, dict]:
 
 
 def all_metrics(preds: list[Prediction]) -> dict:
-    """Metrics per benchmark and cell, with CoT gains and tools-vs-standalone differences."""
+    """Metrics per benchmark and cell, with paired differences on the same tasks: CoT on - off, tools -
+    standalone, a fine-tuned adapter - its base model (same mode and CoT), every model cell - each baseline."""
     by: dict[str, dict[Cell, list[Prediction]]] = defaultdict(lambda: defaultdict(list))
     for p in preds:
         by[p.benchmark][p.cell].append(p)
     out: dict = {}
     for bench, cells in sorted(by.items()):
         ordered = sorted(cells, key=lambda c: c.name)
-        cot_gain, tools_gain = {}, {}
+        cot_gain, tools_gain, adapter_gain, baseline_gain = {}, {}, {}, {}
+        baselines = [c for c in ordered if c.mode == "baseline"]
         for c in ordered:
+            base = c.model_copy(update={"model": c.model.split(ADAPTER_MARK)[0]})
+            if ADAPTER_MARK in c.model and base in cells:
+                adapter_gain[c.name] = paired_gain(cells[c], cells[base])
+            for b in baselines if c.mode != "baseline" else []:
+                baseline_gain[f"{c.name} vs {b.model}"] = paired_gain(cells[c], cells[b])
             off = c.model_copy(update={"cot": False})
             if c.cot and off in cells:
                 cot_gain[f"{c.model} | {c.mode}"] = paired_gain(cells[c], cells[off])
@@ -155,5 +163,6 @@ def all_metrics(preds: list[Prediction]) -> dict:
             if c.mode == "tools" and alone in cells:
                 tools_gain[f"{c.model} | cot {'on' if c.cot else 'off'}"] = paired_gain(cells[c], cells[alone])
         out[bench] = {"cells": {c.name: {"cell": c.model_dump(), **cell_metrics(cells[c])} for c in ordered},
-                      "cot_gain": cot_gain, "tools_vs_standalone": tools_gain}
+                      "cot_gain": cot_gain, "tools_vs_standalone": tools_gain,
+                      "adapter_vs_base": adapter_gain, "vs_baseline": baseline_gain}
     return out

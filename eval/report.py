@@ -38,14 +38,16 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def _gain_table(gains: dict, cats: list[str], a: str, b: str) -> str:
+def _gain_table(gains: dict, cats: list[str], a: str, b: str, with_ci: bool = False) -> str:
     rows = []
     for name, per in gains.items():
         cells = []
         for c in [*cats, "all"]:
             g = per.get(c)
-            cells.append("–" if g is None else f"{g['gain'] * 100:+.1f} ({a} {g['a'] * 100:.0f} / {b} {g['b'] * 100:.0f}, "
-                                               f"n={g['n']})")
+            ci = g and with_ci and g.get("ci95")
+            band = f" [{ci[0] * 100:+.0f}, {ci[1] * 100:+.0f}]" if ci else ""
+            cells.append("–" if g is None else f"{g['gain'] * 100:+.1f}{band} ({a} {g['a'] * 100:.0f} / "
+                                               f"{b} {g['b'] * 100:.0f}, n={g['n']})")
         rows.append([name, *cells])
     return _table(["model", *[SHORT.get(c, c) for c in cats], "all"], rows)
 
@@ -62,6 +64,12 @@ def _bench_section(name: str, bench: dict) -> list[str]:
     if bench["tools_vs_standalone"]:
         out += ["### Tools minus standalone (accuracy points, same tasks)\n",
                 _gain_table(bench["tools_vs_standalone"], cats, "tools", "alone")]
+    if bench.get("adapter_vs_base"):
+        out += ["### Fine-tuned minus base model (accuracy points, same tasks; paired bootstrap 95 % interval)\n",
+                _gain_table(bench["adapter_vs_base"], cats, "tuned", "base", with_ci=True)]
+    if bench.get("vs_baseline"):
+        out += ["### Minus the baseline (accuracy points, same tasks; paired bootstrap 95 % interval)\n",
+                _gain_table(bench["vs_baseline"], cats, "model", "baseline", with_ci=True)]
     gap_rows = [[cn, *[("–" if (g := m["compositionality_gap"].get(c)) is None or g["gap"] is None else
                         f"{g['gap'] * 100:.0f}% ({g['main_wrong']}/{g['n_subs_right']})") for c in [*cats, "all"]]]
                 for cn, m in cells.items()]

@@ -56,7 +56,7 @@ def main(
     kb_dir: Annotated[Path | None, typer.Option(help="the KB [.polybench/kb]")] = None,
     tasks: Annotated[Path | None, typer.Option(help="tasks file [.polybench/tasks/tasks.jsonl]")] = None,
     out: Annotated[Path | None, typer.Option(help="report folder [.polybench/eval/default]")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="HF generation batch size [8]")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="HF generation batch size [16]")] = None,
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file with EvalConfig fields")] = None,
 ) -> None:
     """Evaluate models on PolyBench (and external benchmarks); write the report and print where it is."""

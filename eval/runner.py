@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,8 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
 
         if cell.model not in backbones:  # one load per model and run, shared by its CoT on / off cells
             backbones[cell.model] = load_text_backbone(cell.model, config.models_dir)
-        torch.set_num_threads(config.threads)
+        if config.threads:
+            torch.set_num_threads(config.threads)
         run_standalone(cell, tasks, backbones[cell.model], batch_size=config.batch_size,
                        max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens,
                        lenient=config.lenient_answer, **common)
@@ -163,9 +165,11 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
     judge = DesignJudge(config.kb_dir) if kb_ok else None
     shards = config.out / "shards"
     skipped: dict[str, str] = {}
+    seconds: dict[str, float] = {}            # wall time per cell in this invocation (a resumed cell: the rest)
     backbones: dict = {}
     try:
         for plan in plan_cells(config):
+            started = time.monotonic()
             tasks = _tasks_for(plan, main, config)
             with ShardWriter(shards / f"{_slug(plan.cell.name)}.jsonl", "key") as writer:
                 try:
@@ -176,10 +180,11 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
                         raise
                     skipped[plan.cell.name] = str(exc)
                     log.warning("skipped %s: %s", plan.cell.name, exc)
+            seconds[plan.cell.name] = round(time.monotonic() - started, 1)
     finally:
         if judge is not None:
             judge.close()
-    return RunResult(config.out, write_outputs(config, main, skipped), skipped)
+    return RunResult(config.out, write_outputs(config, main, skipped, seconds), skipped)
 
 
 def read_predictions(out: Path) -> list[Prediction]:
@@ -192,7 +197,8 @@ def read_predictions(out: Path) -> list[Prediction]:
     return [preds[k] for k in sorted(preds)]
 
 
-def write_outputs(config: EvalConfig, main: list[Task], skipped: dict[str, str]) -> int:
+def write_outputs(config: EvalConfig, main: list[Task], skipped: dict[str, str],
+                  cell_seconds: dict[str, float] | None = None) -> int:
     """predictions.jsonl, metrics.json, report.md and plots from the shards; the number of predictions."""
     preds = read_predictions(config.out)
     atomic_write_text(config.out / "predictions.jsonl", "".join(p.model_dump_json() + "\n" for p in preds))
@@ -200,6 +206,7 @@ def write_outputs(config: EvalConfig, main: list[Task], skipped: dict[str, str])
             "tasks_file": str(config.tasks_file), "split": config.split, "kb_version": _kb_version(config.kb_dir),
             "prompt_version": PROMPT_VERSION, "models": sorted({p.cell.model for p in preds}),
             "cells": sorted({p.cell.name for p in preds}), "n_predictions": len(preds), "skipped_cells": skipped,
+            "cell_seconds": cell_seconds or {},
             "benchmarks": [str(b) for b in config.benchmarks], "config": config.model_dump(mode="json")}
     write_report(config.out, all_metrics(preds), meta)
     return len(preds)

@@ -109,3 +109,19 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path) -> None:
     assert missing.exit_code == 1 and "tasks file" in missing.output and "not found" in missing.output
     unknown = CliRunner().invoke(app, ["--model", "hf:smollm2", "--categories", "poetry", "--out", str(tmp_path)])
     assert unknown.exit_code == 1 and "unknown categories" in unknown.output
+
+
+def test_adapter_and_baseline_gains_pair_cells_on_the_same_tasks() -> None:
+    base = Cell(model="hf:smollm2", mode="standalone", cot=False)
+    tuned = Cell(model="hf:smollm2+adapter:/runs/a/adapter", mode="standalone", cot=False)
+    nn = Cell(model="baseline:nearest_neighbour", mode="baseline", cot=False)
+    preds = ([_pred("t1", False, cell=base), _pred("t2", False, cell=base), _pred("t3", True, cell=base)]
+             + [_pred("t1", True, cell=tuned), _pred("t2", True, cell=tuned), _pred("t3", True, cell=tuned)]
+             + [_pred("t1", True, cell=nn), _pred("t2", False, cell=nn)])
+    metrics = all_metrics(preds)["polybench"]
+    gain = metrics["adapter_vs_base"][tuned.name]["all"]
+    assert (gain["n"], gain["a"], gain["b"]) == (3, 1.0, pytest.approx(1 / 3, abs=1e-4))
+    assert list(metrics["adapter_vs_base"]) == [tuned.name]          # the base itself is compared with nothing
+    vs_nn = metrics["vs_baseline"][f"{tuned.name} vs {nn.model}"]["all"]
+    assert (vs_nn["n"], vs_nn["gain"]) == (2, 0.5)                   # t3 was not asked of the baseline
+    assert not any(k.startswith(nn.name) for k in metrics["vs_baseline"])

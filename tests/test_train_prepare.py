@@ -112,3 +112,21 @@ def test_packing_keeps_examples_apart(tokenizer, prepared):
                 assert r["shift_labels"][i - 1] == IGNORE
     unpacked, _ = pack_rows(chats, max_len=300, packing=False)
     assert len(unpacked) == len(chats)
+
+
+def test_a_mixed_variant_reads_both_files_and_samples_each_variant_alike(prepared):
+    from training.train import stratified_sample
+
+    cot, direct = read_prepared(prepared, "cot"), read_prepared(prepared, "direct")
+    mixed = read_prepared(prepared, "cot+direct")
+    assert len(mixed.train) == len(cot.train) + len(direct.train) and len(mixed.dev) == len(cot.dev) + len(direct.dev)
+    sample = stratified_sample(mixed.train, 1, seed=0)
+    groups = {(e.category, e.variant) for e in mixed.train}
+    assert len(sample) == len(groups)              # one per category and variant, not one per category
+
+
+def test_a_mixed_variant_needs_every_part_prepared(tmp_path):
+    prepare([write_distill(tmp_path / "distill")], tmp_path / "sft", ("cot",))
+    assert read_prepared(tmp_path / "sft", "cot").train
+    with pytest.raises(PrepareError, match=r"no direct\.train\.jsonl"):
+        read_prepared(tmp_path / "sft", "cot+direct")

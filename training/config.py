@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kb.layered_config import ConfigError, layered_config
+from training.examples import VARIANTS
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 # Decoders whose attention builds its mask from position_ids when several sequences share one row
@@ -58,11 +59,25 @@ class LoraSettings(_Section):
 class DataSettings(_Section):
     """What is read from the prepared data folder and how it is batched."""
 
-    variant: Literal["cot", "direct", "tools"] = "cot"
+    variant: str = "cot"                      # cot, direct, tools, or a mix such as cot+direct (both files, one run)
     max_seq_len: int = Field(default=512, ge=16)
     packing: bool = True                      # several examples per row, no padding between them
     per_category: int | None = Field(default=None, ge=1)   # stratified sample: at most this many per category
     max_dev: int | None = Field(default=None, ge=1)        # at most this many dev examples (stratified the same way)
+
+    @field_validator("variant")
+    @classmethod
+    def _known_variants(cls, value: str) -> str:
+        parts = value.split("+")
+        if any(p not in VARIANTS for p in parts) or len(set(parts)) != len(parts):
+            raise ValueError(f"{value!r}: use one of {', '.join(VARIANTS)} or a mix of them joined by '+', "
+                             "e.g. cot+direct")
+        return value
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The prepared variants this run reads (one, or several for a mixed run)."""
+        return tuple(self.variant.split("+"))
 
 
 class TrainSettings(_Section):

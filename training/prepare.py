@@ -140,7 +140,8 @@ class PreparedData:
 
 
 def read_prepared(data_dir: Path, variant: str) -> PreparedData:
-    """Train and dev examples of one variant; PrepareError when a file is missing or its hash has changed."""
+    """Train and dev examples of one variant, or of several joined by '+' (cot+direct); PrepareError when a
+    file is missing or its hash has changed."""
     data_dir = Path(data_dir)
     manifest_path = data_dir / MANIFEST
     if not manifest_path.exists():
@@ -149,19 +150,24 @@ def read_prepared(data_dir: Path, variant: str) -> PreparedData:
     if manifest.get("example_schema_version") != EXAMPLE_SCHEMA_VERSION:
         raise PrepareError(f"{data_dir}: example schema {manifest.get('example_schema_version')} is not "
                            f"{EXAMPLE_SCHEMA_VERSION}; prepare the data again")
-    splits = {}
-    for split in SPLITS:
-        name = f"{variant}.{split}.jsonl"
-        entry = manifest["files"].get(name)
-        path = data_dir / name
-        if entry is None or not path.exists():
-            raise PrepareError(f"{data_dir}: no {name} (prepared variants: "
-                               f"{', '.join(sorted({k.split('.')[0] for k in manifest['files']}))})")
-        if sha256_file(path) != entry["sha256"]:
-            raise PrepareError(f"{path}: content differs from the manifest's sha256; prepare the data again")
-        splits[split] = [ChatExample.model_validate_json(line)
-                         for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    splits: dict[str, list[ChatExample]] = {split: [] for split in SPLITS}
+    for part in variant.split("+"):
+        for split in SPLITS:
+            splits[split] += _read_file(data_dir, manifest, f"{part}.{split}.jsonl")
     return PreparedData(train=splits["train"], dev=splits["dev"], data_hash=manifest["data_hash"], manifest=manifest)
+
+
+def _read_file(data_dir: Path, manifest: dict, name: str) -> list[ChatExample]:
+    """The examples of one prepared file, after checking it against the manifest."""
+    entry = manifest["files"].get(name)
+    path = data_dir / name
+    if entry is None or not path.exists():
+        raise PrepareError(f"{data_dir}: no {name} (prepared variants: "
+                           f"{', '.join(sorted({k.split('.')[0] for k in manifest['files']}))})")
+    if sha256_file(path) != entry["sha256"]:
+        raise PrepareError(f"{path}: content differs from the manifest's sha256; prepare the data again")
+    return [ChatExample.model_validate_json(line)
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

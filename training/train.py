@@ -43,12 +43,13 @@ class TrainError(PolyBenchError, ValueError):
 
 
 def stratified_sample(examples: list[ChatExample], per_category: int | None, seed: int) -> list[ChatExample]:
-    """At most `per_category` examples of each category, chosen by a seeded hash of the id (stable, no RNG)."""
+    """At most `per_category` examples of each category (and variant, in a mixed run), chosen by a seeded hash
+    of the id (stable, no RNG)."""
     if per_category is None:
         return list(examples)
-    by_category: dict[str, list[ChatExample]] = defaultdict(list)
+    by_category: dict[tuple[str, str], list[ChatExample]] = defaultdict(list)
     for example in examples:
-        by_category[example.category].append(example)
+        by_category[(example.category, example.variant)].append(example)
     chosen = []
     for category in sorted(by_category):
         ranked = sorted(by_category[category],
@@ -174,7 +175,7 @@ def build_run(cfg: TrainConfig, data_dir: Path, out: Path) -> Run:
     check_environment(cfg)
     data = read_prepared(data_dir, cfg.data.variant)
     train_examples = stratified_sample(data.train, cfg.data.per_category, cfg.train.seed)
-    dev_categories = max(1, len({e.category for e in data.dev}))
+    dev_categories = max(1, len({(e.category, e.variant) for e in data.dev}))
     dev_per_category = math.ceil(cfg.data.max_dev / dev_categories) if cfg.data.max_dev else None
     dev_examples = stratified_sample(data.dev, dev_per_category, cfg.train.seed)
     if not train_examples:

@@ -44,6 +44,9 @@ class BackboneSpec:
     base_url: str | None = None     # openai: server URL
 
 
+ADAPTER_MARK = "+adapter:"   # hf:<base>+adapter:<dir>: the base model with a LoRA adapter on top
+
+
 def parse_spec(spec: str) -> BackboneSpec:
     """The BackboneSpec of a spec string; BackboneError saying the accepted forms otherwise."""
     text = (spec or "").strip()
@@ -51,7 +54,7 @@ def parse_spec(spec: str) -> BackboneSpec:
         return BackboneSpec("reasoner", text)
     if text.startswith("hf:"):
         body = text[3:]
-        path, _, adapter = body.partition("+adapter:")
+        path, _, adapter = body.partition(ADAPTER_MARK)
         if "+" in path:
             raise BackboneError(f"model spec {spec!r}: only '+adapter:<dir>' may follow the model path")
         return BackboneSpec("hf", text, path=path or SMOLLM2, adapter=Path(adapter) if adapter else None)
