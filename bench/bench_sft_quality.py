@@ -9,11 +9,12 @@ Stages, each skipped when its output is already in WORK (so a killed run continu
     distill   the reasoner teacher on both samples (python -m agents.distill), verified and kept or rejected
     prepare   cot and direct chat files (python -m training.prepare)
     train     python -m training.train --preset cpu-smollm2 (cot+direct in one adapter)
-    eval      python -m eval.run on `--eval-limit` dev tasks (100 per category), standalone, CoT on and off,
-              base and tuned, with the nearest-neighbour baseline in the same run
-    summary   the issue's bar from metrics.json: tuned beats base in >= 4 of 6 categories with the paired
-              bootstrap 95 % interval of the difference above 0 (per CoT setting), and beats the baseline
-              overall; written to WORK/summary.json and bench/out/sft_quality.json
+    eval      python -m eval.run, base and tuned standalone with the nearest-neighbour baseline in the same
+              run: CoT off on `--eval-limit` dev tasks (100 per category) into WORK/eval-direct, CoT on on the
+              first `--cot-limit` of the same stratified order (CoT generation is ~2x slower) into WORK/eval-cot
+    summary   the issue's bar from each run's metrics.json: tuned beats base in >= 4 of 6 categories with the
+              paired bootstrap 95 % interval of the difference above 0, and beats the baseline overall;
+              written to WORK/summary.json and bench/out/sft_quality.json
 The dev tasks used for eval loss during training are dev-split traces, never trained on; no test task is used.
 """
 
@@ -61,13 +62,13 @@ def run(cmd: list[str]) -> None:
     subprocess.run([sys.executable, *cmd], cwd=ROOT, check=True)
 
 
-def eval_config(work: Path, limit: int, max_new_tokens_cot: int) -> Path:
-    """The eval.run config of the comparison (TOML next to its outputs)."""
+def eval_config(work: Path, name: str, limit: int, max_new_tokens_cot: int) -> Path:
+    """The eval.run config of one comparison run (TOML next to its outputs)."""
     text = "\n".join([
         'baselines = ["nearest_neighbour"]', 'split = "dev"', f"limit = {limit}", "sub_questions = false",
-        f'out = "{work / "eval"}"', "batch_size = 16", "max_new_tokens = 24",
+        f'out = "{work / name}"', "batch_size = 16", "max_new_tokens = 24",
         f"max_new_tokens_cot = {max_new_tokens_cot}", "threads = 2", ""])
-    path = work / "eval.toml"
+    path = work / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=Path, default=ROOT / ".polybench" / "tasks" / "tasks.jsonl")
     parser.add_argument("--kb-dir", type=Path, default=ROOT / ".polybench" / "kb")
     parser.add_argument("--stage", choices=STAGES, action="append", help="only these stages (default: all)")
-    parser.add_argument("--eval-limit", type=int, default=600)
+    parser.add_argument("--eval-limit", type=int, default=600, help="dev tasks asked with CoT off")
+    parser.add_argument("--cot-limit", type=int, default=300, help="dev tasks asked with CoT on")
     parser.add_argument("--max-new-tokens-cot", type=int, default=160)
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)
@@ -112,24 +114,30 @@ def main(argv: list[str] | None = None) -> int:
              "--out", str(work / "sft"), "--variants", "cot,direct"])
     if "train" in stages and not (work / "run" / "adapter" / "run_card.json").exists():
         run(["-m", "training.train", "--preset", "cpu-smollm2", "--data", str(work / "sft"), "--out", str(work / "run")])
-    if "eval" in stages and not (work / "eval" / "metrics.json").exists():
-        config = eval_config(work, args.eval_limit, args.max_new_tokens_cot)
-        # the cells as flags: eval.run then fails on a model that cannot load instead of skipping its cells
-        models = ["hf:smollm2", f"hf:smollm2+adapter:{work / 'run' / 'adapter'}"]
-        run(["-m", "eval.run", *[a for m in models for a in ("--model", m)], "--mode", "standalone", "--cot", "on,off",
-             "--config", str(config), "--kb-dir", str(args.kb_dir), "--tasks", str(args.tasks)])
+    runs = {"eval-direct": ("off", args.eval_limit), "eval-cot": ("on", args.cot_limit)}
+    for name, (cot, limit) in runs.items():
+        if "eval" in stages and not (work / name / "metrics.json").exists():
+            config = eval_config(work, name, limit, args.max_new_tokens_cot)
+            # the cells as flags: eval.run then fails on a model that cannot load instead of skipping its cells
+            models = ["hf:smollm2", f"hf:smollm2+adapter:{work / 'run' / 'adapter'}"]
+            run(["-m", "eval.run", *[a for m in models for a in ("--model", m)], "--mode", "standalone",
+                 "--cot", cot, "--config", str(config), "--kb-dir", str(args.kb_dir), "--tasks", str(args.tasks)])
     if "summary" in stages:
-        metrics = json.loads((work / "eval" / "metrics.json").read_text(encoding="utf-8"))
         card = json.loads((work / "run" / "adapter" / "run_card.json").read_text(encoding="utf-8"))
-        summary = {"run_card": card, "task_set_hash": metrics["meta"].get("task_set_hash"),
-                   "kb_version": metrics["meta"].get("kb_version"), "verdict": judge(metrics)}
+        summary: dict = {"run_card": card, "runs": {}}
+        for name in runs:
+            metrics = json.loads((work / name / "metrics.json").read_text(encoding="utf-8"))
+            summary["runs"][name] = {"task_set_hash": metrics["meta"].get("task_set_hash"),
+                                     "kb_version": metrics["meta"].get("kb_version"),
+                                     "cell_seconds": metrics["meta"].get("cell_seconds"), "verdict": judge(metrics)}
         text = json.dumps(summary, indent=1) + "\n"
         (work / "summary.json").write_text(text, encoding="utf-8")
         (ROOT / "bench" / "out").mkdir(exist_ok=True)
         (ROOT / "bench" / "out" / "sft_quality.json").write_text(text, encoding="utf-8")
-        for name, verdict in summary["verdict"].items():
-            print(f"{name}: won {verdict['n_won']}/{verdict['n_categories']} categories {verdict['categories_won']}; "
-                  f"vs NN {verdict['vs_nearest_neighbour']}; passes={verdict['passes']}")
+        for run_name, entry in summary["runs"].items():
+            for cell, verdict in entry["verdict"].items():
+                print(f"{run_name} {cell}: won {verdict['n_won']}/{verdict['n_categories']} categories "
+                      f"{verdict['categories_won']}; vs NN {verdict['vs_nearest_neighbour']}; passes={verdict['passes']}")
     return 0
 
 
