@@ -148,6 +148,12 @@ def test_cli_renders_turns(kb_dir, monkeypatch, capsys):
     assert "#1 found by reasoner" in out
 
 
+def test_cli_answers_one_message(kb_dir, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["--kb", str(kb_dir), "--limit", "1", "--ask", "Tg above 5000 K"]) == 0
+    assert "impossible range" in capsys.readouterr().out
+
+
 def test_cli_without_a_kb_is_one_line(tmp_path, capsys):
     assert main(["--kb", str(tmp_path / "none")]) == 1
     assert "no KB at" in capsys.readouterr().err
@@ -165,6 +171,7 @@ def test_chat_turn_driven_by_smollm2(kb_dir):
     assert trace.outcome in ("solved", "wrong", "budget", "unparseable", "refused", "tool_error")
     if trace.outcome == "solved":   # whatever the model wrote, the reply says honestly how it went
         assert reply.answered_by == "hf:smollm2" and reply.candidates[0].key == trace.final_answer.polymer
-    else:
+    else:                           # the reasoner, on its own budgets, answers instead, labelled so
         assert reply.answered_by == "reasoner (fallback)" and "fallback" in reply.message
-    assert all(c.checked for c in reply.candidates)
+        assert reply.fallback.outcome == "solved" and reply.candidates[0].key == reply.fallback.final_answer.polymer
+    assert reply.candidates and all(c.checked for c in reply.candidates)

@@ -1,7 +1,8 @@
 """Terminal design chat on the solver graph, over the whole KB.
 
     python -m agents.chat --kb .polybench/kb
-    echo "a polyimide with Tg above 250 C and no fluorine" | python -m agents.chat --kb .polybench/kb --steps
+    python -m agents.chat --kb .polybench/kb --ask "a polyimide with Tg above 250 C and no fluorine" --steps
+    echo "a polymer with Tg above 400 K" | python -m agents.chat --kb .polybench/kb
     python -m agents.chat --kb .polybench/kb --model hf:smollm2      # the local model drives the graph
 
 Each line is one turn; a follow-up ("now also density below 1.3 g/cm3") refines the previous request.
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                              "hf:<path>[+adapter:<dir>] or openai:<model>@<url>")
     parser.add_argument("--max-steps", type=int, default=None, help="decisions per turn (default: the solver's)")
     parser.add_argument("--steps", action="store_true", help="show the reasoning steps behind each answer")
+    parser.add_argument("--ask", default=None, help="answer this one message and exit (no conversation loop)")
     args = parser.parse_args(argv)
     console = Console()
     err = Console(stderr=True, soft_wrap=True)  # an error is one line
@@ -69,13 +71,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         spec = parse_spec(args.model)
-        config = SolverConfig(**({"max_steps": args.max_steps} if args.max_steps else {}))
+        small = {} if spec.kind == "reasoner" else {"max_steps": 12, "max_new_tokens": 96}  # a turn in minutes on CPU
+        config = SolverConfig(**{**small, **({"max_steps": args.max_steps} if args.max_steps else {})})
         session = ChatSession(args.kb, model=spec.text, config=config, limit=args.limit, session_file=args.session)
     except (PolyBenchError, ValueError) as exc:
         err.print(f"error: {exc}")
         return 1
     interactive = sys.stdin.isatty()
     try:
+        if args.ask is not None:
+            render(session.ask(args.ask), console, show_steps=args.steps)
+            return 0
         while True:
             if interactive:
                 console.print("[bold]you>[/bold] ", end="")

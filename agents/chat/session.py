@@ -139,9 +139,11 @@ class ChatSession:
         return reply
 
     def fallback_solver(self) -> Solver:
-        """The reasoner on the same graph and checkpoints (built on first use)."""
+        """The reasoner on the same graph and checkpoints, with the solver's default budgets (a small model's
+        tight budgets must not starve it), built on first use."""
         if self._fallback is None:
-            self._fallback = build_solver("reasoner", self.kb_dir, self.config)
+            config = SolverConfig(checkpoint_db=self.config.checkpoint_db)
+            self._fallback = build_solver("reasoner", self.kb_dir, config)
         return self._fallback
 
     def save(self) -> None:
