@@ -20,7 +20,7 @@ CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 Split = Literal["train", "dev", "test"]
 # A person's design request asked in the chat: solved on the whole KB, never written to a task file, never
 # scored, and the only task without a gold (there is no right answer to match; the tools check the answer).
-REQUEST_SPLIT = "chat"
+REQUEST_SPLIT: Literal["chat"] = "chat"
 TaskSplit = Literal["train", "dev", "test", "chat"]
 AnswerType = Literal["choice", "number", "ranking", "set", "polymer", "yes_no"]
 RankingOrder = Literal["ascending", "descending"]   # ascending: first label = lowest value
@@ -270,6 +270,7 @@ class Trace(_Record):
 __all__ = [
     "CATEGORIES",
     "OUTCOMES",
+    "REQUEST_SPLIT",
     "SKILLS",
     "Answer",
     "Category",
@@ -277,7 +278,6 @@ __all__ = [
     "Outcome",
     "PolymerRef",
     "QuotedValue",
-    "REQUEST_SPLIT",
     "RankingOrder",
     "Skill",
     "Step",

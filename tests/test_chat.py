@@ -6,9 +6,9 @@ SmolLM2 driving a turn, the request task's rules, the parser on its own, and the
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
-
 from reasoner_fixtures import small_models
 
 from agents.chat.__main__ import main
@@ -120,7 +120,7 @@ def test_chat_units_are_converted(kb_dir):
 
 def test_a_model_answer_failing_the_checks_is_said_and_the_reasoner_falls_back(kb_dir):
     small_models(kb_dir)  # surrogates of tg, density, ffv (shared with the reasoner tests)
-    call = '{"name": "estimate_property", "args": {"polymer": "%s", "property": "tg"}}' % NEW_POLYMER
+    call = json.dumps({"name": "estimate_property", "args": {"polymer": NEW_POLYMER, "property": "tg"}})
     model = ScriptedChatModel(script=[f"Estimate it first.\nTool call: {call}"] + [f"Answer: {NEW_POLYMER}"] * 3)
     chat = ChatSession(kb_dir, model="scripted", chat_model=model, limit=2, session_id="s2")
     reply = chat.ask("a polymer with Tg above 350 K")

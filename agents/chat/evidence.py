@@ -15,7 +15,6 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 
 from agents.chat.task import request_task
-
 from kb.units import convert
 from tools.kb_view import KBView
 from tools.schema import Constraint
