@@ -2,6 +2,8 @@
 
 - `write_records` / `read_records`: a whole file of one pydantic model, written atomically (a final file
   appears whole or not at all); `read_tasks` / `read_traces` are the typed shorthands.
+- A chat request task (split "chat", the one task without a gold) is refused by every writer and reader here,
+  so it can never reach a benchmark file or a scorer.
 - `ShardWriter`: append-only shards for long jobs (distillation, evaluation) that resume after `kill -9`:
   every line is flushed and fsynced before it counts, a torn last line is cut off on reopen, and
   `done_keys()` tells the job what it must not do twice.
@@ -37,8 +39,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_records(path: Path, records: Iterable[BaseModel]) -> None:
-    """One JSON line per record, written atomically."""
-    atomic_write_text(path, "".join(r.model_dump_json() + "\n" for r in records))
+    """One JSON line per record, written atomically (a chat request task is refused: it is never a record)."""
+    atomic_write_text(path, "".join(_writable(r).model_dump_json() + "\n" for r in records))
+
+
+def _writable(record: M) -> M:
+    """The record, or RecordFileError for a chat request task (no gold: never written, never scored)."""
+    if isinstance(record, Task) and record.is_request:
+        raise RecordFileError(f"task {record.id!r} is a chat request (split 'chat', no gold): it is never written "
+                              "to a task file")
+    return record
 
 
 def iter_records(path: Path, model: type[M]) -> Iterator[M]:
@@ -48,10 +58,14 @@ def iter_records(path: Path, model: type[M]) -> Iterator[M]:
             if not line.strip():
                 continue
             try:
-                yield model.model_validate_json(line)
+                record = model.model_validate_json(line)
             except ValueError as exc:
                 first = str(exc).splitlines()[0]
                 raise RecordFileError(f"{path}:{number}: not a valid {model.__name__} ({first})") from None
+            if isinstance(record, Task) and record.is_request:
+                raise RecordFileError(f"{path}:{number}: a chat request task (split 'chat') is never read as a "
+                                      "benchmark task")
+            yield record
 
 
 def read_records(path: Path, model: type[M]) -> list[M]:
@@ -99,7 +113,7 @@ class ShardWriter:
         return done_keys(self.path, self.key_field)
 
     def append(self, record: BaseModel | dict) -> None:
-        line = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, sort_keys=True)
+        line = _writable(record).model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, sort_keys=True)
         self._handle.write(line + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())

@@ -18,6 +18,10 @@ Category = Literal["structural_understanding", "conceptual_knowledge", "property
                    "property_comparison", "advanced_reasoning", "synthesis_design"]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 Split = Literal["train", "dev", "test"]
+# A person's design request asked in the chat: solved on the whole KB, never written to a task file, never
+# scored, and the only task without a gold (there is no right answer to match; the tools check the answer).
+REQUEST_SPLIT: Literal["chat"] = "chat"
+TaskSplit = Literal["train", "dev", "test", "chat"]
 AnswerType = Literal["choice", "number", "ranking", "set", "polymer", "yes_no"]
 RankingOrder = Literal["ascending", "descending"]   # ascending: first label = lowest value
 # How one attempt at a task ended; shared by solver traces, distillation and evaluation.
@@ -181,13 +185,13 @@ class Task(_Record):
 
     schema_version: int = SCHEMA_VERSION
     id: str
-    split: Split
+    split: TaskSplit                          # a benchmark split, or "chat" for a person's request (no gold)
     category: Category
     template: str
     difficulty: int = Field(ge=1, le=5)
     question: str
     answer_type: AnswerType
-    gold: Answer
+    gold: Answer | None = None                # required on every benchmark task; None only on a chat request
     options: list[str] | None = None          # "A) ...", for choice
     constraints: list[Constraint] = []        # for design tasks
     params: TaskParams = TaskParams()         # the drawn parameters, as the question states them
@@ -200,6 +204,10 @@ class Task(_Record):
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
+        if self.split == REQUEST_SPLIT:
+            return self._request_consistent()
+        if self.gold is None:
+            raise ValueError(f"a {self.split} task needs a gold answer (only a chat request has none)")
         if self.gold.type != self.answer_type:
             raise ValueError(f"gold type {self.gold.type} != answer_type {self.answer_type}")
         if self.answer_type == "choice" and not self.options:
@@ -207,6 +215,19 @@ class Task(_Record):
         if self.difficulty >= 3 and not self.sub_questions:
             raise ValueError("tasks of difficulty >= 3 need sub-questions")
         return self
+
+    def _request_consistent(self) -> Task:
+        """A chat request: an open design question (constraints checked by the tools), with no gold."""
+        if self.gold is not None or self.sub_questions:
+            raise ValueError("a chat request has no gold and no sub-questions (nothing to score it against)")
+        if self.answer_type != "polymer" or self.template != "design_polymer" or not self.constraints:
+            raise ValueError("a chat request is a design_polymer task with constraints and a polymer answer")
+        return self
+
+    @property
+    def is_request(self) -> bool:
+        """A chat request (split "chat"): no gold, never written to a task file, never scored."""
+        return self.split == REQUEST_SPLIT
 
 
 class ToolCall(_Record):
@@ -249,6 +270,7 @@ class Trace(_Record):
 __all__ = [
     "CATEGORIES",
     "OUTCOMES",
+    "REQUEST_SPLIT",
     "SKILLS",
     "Answer",
     "Category",
@@ -262,6 +284,7 @@ __all__ = [
     "SubQuestion",
     "Task",
     "TaskParams",
+    "TaskSplit",
     "ToolCall",
     "Trace",
 ]

@@ -1,11 +1,13 @@
-"""Terminal design chat over the whole KB.
+"""Terminal design chat on the solver graph, over the whole KB.
 
     python -m agents.chat --kb .polybench/kb
-    echo "a polyimide with Tg above 250 C and no fluorine" | python -m agents.chat --kb .polybench/kb
-    python -m agents.chat --kb .polybench/kb --model hf:smollm2      # the local model comments on the answers
+    python -m agents.chat --kb .polybench/kb --ask "a polyimide with Tg above 250 C and no fluorine" --steps
+    echo "a polymer with Tg above 400 K" | python -m agents.chat --kb .polybench/kb
+    python -m agents.chat --kb .polybench/kb --model hf:smollm2      # the local model drives the graph
 
 Each line is one turn; a follow-up ("now also density below 1.3 g/cm3") refines the previous request.
-`--session FILE` keeps the conversation's constraints, so a killed chat resumes. 'quit' or end of input ends.
+`--session FILE` keeps the conversation (and the graph's checkpoints beside it), so a killed chat resumes.
+'quit' or end of input ends.
 """
 
 from __future__ import annotations
@@ -36,18 +38,19 @@ def render(reply: ChatReply, console: Console, *, show_steps: bool) -> None:
         for col in ("#", "polymer", "evidence", "monomers / route"):
             table.add_column(col)
         for c in reply.candidates:
-            evidence = "\n".join(f"{e.property} = {e.value:.4g} {e.unit} ({e.basis}, {e.kind}, n={e.n}; {e.sources})"
-                                 for e in c.evidence) or "class / group constraints only"
+            evidence = "\n".join([*(e.text() for e in c.evidence), *c.notes]) or "class / group constraints only"
             table.add_row(str(c.rank), escape(f"{c.name or ''}\n{c.key}"), escape(evidence), escape(c.route or "no route found"))
         console.print(table)
-    if reply.model_note:
-        console.print(f"[cyan]model's comment (not checked):[/cyan] {escape(reply.model_note)}")
-    console.print(f"{reply.n_total} KB polymers meet the constraints; {reply.rejected} removed by the checks.")
+        console.print(f"#1 found by {reply.answered_by}; {reply.n_total} KB polymers meet the constraints; "
+                      f"{reply.rejected} removed by the checks.")
+    if reply.unverified is not None:
+        u = reply.unverified
+        console.print(escape(f"Not shown as a candidate, the model's own answer {u.key} failed the checks: "
+                             + "; ".join([*u.problems, *(e.text() for e in u.evidence)])))
     if show_steps:
         for i, step in enumerate(reply.steps, 1):
-            ok = "ok" if step.tool_ok else "failed"
-            console.print(escape(f"  {i}. {step.thought} [{step.tool_call.name if step.tool_call else '-'}: {ok}]"))
-
+            tool = f" [{step.tool_call.name}: {'ok' if step.tool_ok else 'failed'}]" if step.tool_call else ""
+            console.print(escape(f"  {i}. {step.thought}{tool}" + (f" -> {step.conclusion}" if step.conclusion else "")))
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents.chat", description=__doc__.splitlines()[0])
@@ -55,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=5, help="candidates shown per answer")
     parser.add_argument("--session", type=Path, default=None, help="file keeping the conversation (resume)")
     parser.add_argument("--model", default="reasoner",
-                        help="reasoner (rules and tools only), hf:<path>[+adapter:<dir>] or openai:<model>@<url>: "
-                             "the model comments on the checked candidates")
-    parser.add_argument("--steps", action="store_true", help="show the tool steps behind each answer")
+                        help="the backbone driving the solver graph: reasoner (rules and tools, no LLM), "
+                             "hf:<path>[+adapter:<dir>] or openai:<model>@<url>")
+    parser.add_argument("--max-steps", type=int, default=None, help="decisions per turn (default: the solver's)")
+    parser.add_argument("--steps", action="store_true", help="show the reasoning steps behind each answer")
+    parser.add_argument("--ask", default=None, help="answer this one message and exit (no conversation loop)")
     args = parser.parse_args(argv)
     console = Console()
     err = Console(stderr=True, soft_wrap=True)  # an error is one line
@@ -66,24 +71,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         spec = parse_spec(args.model)
-        model = None
-        if spec.kind != "reasoner":
-            from agents.solver.chat_models import chat_model_for
-
-            model = chat_model_for(spec, SolverConfig(max_new_tokens=96, constrained=False))
-        session = ChatSession(args.kb, limit=args.limit, session_file=args.session, model=model)
-    except PolyBenchError as exc:
+        small = {} if spec.kind == "reasoner" else {"max_steps": 12, "max_new_tokens": 96}  # a turn in minutes on CPU
+        config = SolverConfig(**{**small, **({"max_steps": args.max_steps} if args.max_steps else {})})
+        session = ChatSession(args.kb, model=spec.text, config=config, limit=args.limit, session_file=args.session)
+    except (PolyBenchError, ValueError) as exc:
         err.print(f"error: {exc}")
         return 1
     interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            console.print("[bold]you>[/bold] ", end="")
-        line = sys.stdin.readline()
-        if not line or line.strip().lower() in ("quit", "exit"):
+    try:
+        if args.ask is not None:
+            render(session.ask(args.ask), console, show_steps=args.steps)
             return 0
-        if line.strip():
-            render(session.ask(line.strip()), console, show_steps=args.steps)
+        while True:
+            if interactive:
+                console.print("[bold]you>[/bold] ", end="")
+            line = sys.stdin.readline()
+            if not line or line.strip().lower() in ("quit", "exit"):
+                return 0
+            if line.strip():
+                render(session.ask(line.strip()), console, show_steps=args.steps)
+    finally:
+        session.close()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from kb.backbone_class import POLYMER_CLASSES
 from kb.errors import PolyBenchError
+from kb.features import GROUP_COLUMNS
 from kb.properties import PROPERTIES, PropertyDef
 from kb.units import canonical_unit_name, convert
 from tools.constraint_sql import group_column
@@ -74,6 +75,12 @@ def property_phrases() -> list[tuple[str, str]]:
 
 
 _PHRASES = property_phrases()
+
+
+def group_name(word: str) -> str:
+    """The KB's own name of a group a person wrote ("fluorine" -> "fluoro"), as describe_polymer reports it."""
+    column = group_column(word)
+    return next((name for name, col in GROUP_COLUMNS.items() if col == column), word)
 
 
 def find_property(text: str) -> PropertyDef | None:
@@ -156,7 +163,7 @@ def parse_request(text: str) -> DesignRequest:
             if find_property(word) is None and not re.search(_NUM, word):
                 request.not_understood.append(f"group {word!r} is not one the KB knows")
             continue
-        request.constraints.append(Constraint(type="forbid_group", group=word))
+        request.constraints.append(Constraint(type="forbid_group", group=group_name(word)))
         request.understood.append(f"no {word}")
         rest = rest.replace(m.group(0), " ")
     for m in _REQUIRE.finditer(rest):
@@ -165,7 +172,7 @@ def parse_request(text: str) -> DesignRequest:
             group_column(word)
         except PolyBenchError:
             continue  # "with Tg above ...": not a group; the property reader takes it
-        request.constraints.append(Constraint(type="require_group", group=word))
+        request.constraints.append(Constraint(type="require_group", group=group_name(word)))
         request.understood.append(f"contains {word}")
         rest = rest.replace(m.group(0), " ")
     for name in POLYMER_CLASSES:

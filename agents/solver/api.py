@@ -102,7 +102,10 @@ class Solver:
         return box
 
     def view_for(self, task: Task, hide_own_values: bool) -> KBView:
-        """The view a task may use: its split's, and with hide_own_values also blind to its own polymers."""
+        """The view a task may use: its split's, and with hide_own_values also blind to its own polymers; a chat
+        request (split "chat") sees the whole KB."""
+        if task.is_request:
+            return KBView(self.kb_dir)
         if not hide_own_values:
             return KBView.for_split(self.kb_dir, task.split)
         return KBView.for_task(self.kb_dir, task, hide_own=True)

@@ -172,7 +172,7 @@ def verify_trace(task: Task, trace: Trace, *, design_check: DesignCheck | None =
         ok, reasons = design_check(task, answer.polymer or "")
         if not ok:
             return Verdict(False, "design check failed: " + "; ".join(reasons), "wrong")
-    elif not answers_match(task.gold, answer):
+    elif task.gold is None or not answers_match(task.gold, answer):
         return Verdict(False, "wrong answer", "wrong")
     bad = fabricated_numbers(task, trace, profile_numbers)
     if bad:
