@@ -44,12 +44,18 @@ def _profile(ref: PolymerRef) -> Plan:
         yield say("parse-structure", structure_fact(ref, obs))
 
 
-def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
-    """property_value: the number."""
+def _asked_value(task: Task, tools: ReasonerTools):
+    """The asked polymer's profile and the property's definition stated, then its value (measured or estimated)."""
     p = task.params
     yield from _profile(p.polymers[0])
     yield from definition(tools, p.property)
     (v,) = yield from _values(task, tools, p.polymers[:1], [None])
+    return v
+
+
+def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
+    """property_value: the number."""
+    v = yield from _asked_value(task, tools)
     if v.value is None:
         return Final(answer=None, note="no value")
     return Final(answer=Answer(type="number", number=float(f"{v.value:.4g}"), unit=v.unit), steps=[
@@ -58,9 +64,7 @@ def property_value_task(task: Task, tools: ReasonerTools) -> Plan:
 
 def property_value_choice(task: Task, tools: ReasonerTools) -> Plan:
     p = task.params
-    yield from _profile(p.polymers[0])
-    yield from definition(tools, p.property)
-    (v,) = yield from _values(task, tools, p.polymers[:1], [None])
+    v = yield from _asked_value(task, tools)
     if v.value is None:
         return Final(answer=None, note="no value")
     log = get_property(p.property).log_scale
