@@ -1,6 +1,7 @@
 """Does fine-tuning on the traces help? Base SmolLM2 against SmolLM2 + the cpu-smollm2 adapter, on dev tasks.
 
     python bench/bench_sft_quality.py --work .polybench/sft-bench             # every stage, resumable
+    python bench/bench_sft_quality.py --work DIR --variant cot+direct --variant direct   # two adapters
     python bench/bench_sft_quality.py --work DIR --stage summary              # only re-judge a finished eval
 
 Stages, each skipped when its output is already in WORK (so a killed run continues):
@@ -8,10 +9,13 @@ Stages, each skipped when its output is already in WORK (so a killed run continu
               dev tasks, from the task file (eval.selection.stratified_sample, seeded, no random draw)
     distill   the reasoner teacher on both samples (python -m agents.distill), verified and kept or rejected
     prepare   cot and direct chat files (python -m training.prepare)
-    train     python -m training.train --preset cpu-smollm2 (cot+direct in one adapter)
-    eval      python -m eval.run, base and tuned standalone with the nearest-neighbour baseline in the same
-              run: CoT off on `--eval-limit` dev tasks (100 per category) into WORK/eval-direct, CoT on on the
-              first `--cot-limit` of the same stratified order (CoT generation is ~2x slower) into WORK/eval-cot
+    train     python -m training.train --preset cpu-smollm2, one adapter per `--variant` into WORK/run-<variant>
+              (default cot+direct: one adapter for both standalone modes; `direct` trains on the Answer line
+              alone, with more examples in the same token budget since they are short)
+    eval      python -m eval.run, base and every adapter standalone with the nearest-neighbour baseline in the
+              same run: CoT off on `--eval-limit` dev tasks (100 per category) into WORK/eval-direct; CoT on
+              (base and the adapters trained on CoT) on the first `--cot-limit` of the same stratified order (CoT
+              generation is ~2x slower) into WORK/eval-cot
     summary   the issue's bar from each run's metrics.json: tuned beats base in >= 4 of 6 categories with the
               paired bootstrap 95 % interval of the difference above 0, and beats the baseline overall;
               written to WORK/summary.json and bench/out/sft_quality.json
@@ -34,6 +38,12 @@ TRAIN_PER_CATEGORY = {"property_prediction": 1000, "advanced_reasoning": 600}  #
 TRAIN_DEFAULT = 420
 DEV_PER_CATEGORY = 40
 STAGES = ("sample", "distill", "prepare", "train", "eval", "summary")
+VARIANT_SETTINGS = {"direct": ["data.per_category=360"]}  # ~220-token examples: ~1 epoch of 110 steps x 4,096
+
+
+def run_dir(work: Path, variant: str) -> Path:
+    """The training run folder of one variant (no '+' in it: the backbone spec uses '+adapter:')."""
+    return work / f"run-{variant.replace('+', '-')}"
 
 
 def write_samples(tasks_file: Path, work: Path, seed: int) -> None:
@@ -99,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cot-limit", type=int, default=300, help="dev tasks asked with CoT on")
     parser.add_argument("--max-new-tokens-cot", type=int, default=160)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--variant", action="append", choices=["cot+direct", "direct", "cot"],
+                        help="train one adapter per variant (repeatable; default cot+direct)")
     args = parser.parse_args(argv)
+    variants: list[str] = args.variant or ["cot+direct"]
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     stages = args.stage or list(STAGES)
@@ -112,19 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     if "prepare" in stages and not (work / "sft" / "manifest.json").exists():
         run(["-m", "training.prepare", "--traces", str(work / "distill-train"), "--traces", str(work / "distill-dev"),
              "--out", str(work / "sft"), "--variants", "cot,direct"])
-    if "train" in stages and not (work / "run" / "adapter" / "run_card.json").exists():
-        run(["-m", "training.train", "--preset", "cpu-smollm2", "--data", str(work / "sft"), "--out", str(work / "run")])
+    for variant in variants:
+        if "train" in stages and not (run_dir(work, variant) / "adapter" / "run_card.json").exists():
+            run(["-m", "training.train", "--preset", "cpu-smollm2", "--data", str(work / "sft"),
+                 "--out", str(run_dir(work, variant)), "--set", f"data.variant={variant}",
+                 *[a for s in VARIANT_SETTINGS.get(variant, []) for a in ("--set", s)]])
     runs = {"eval-direct": ("off", args.eval_limit), "eval-cot": ("on", args.cot_limit)}
     for name, (cot, limit) in runs.items():
         if "eval" in stages and not (work / name / "metrics.json").exists():
             config = eval_config(work, name, limit, args.max_new_tokens_cot)
             # the cells as flags: eval.run then fails on a model that cannot load instead of skipping its cells
-            models = ["hf:smollm2", f"hf:smollm2+adapter:{work / 'run' / 'adapter'}"]
+            models = ["hf:smollm2"] + [f"hf:smollm2+adapter:{run_dir(work, v) / 'adapter'}" for v in variants
+                                       if cot == "off" or "cot" in v]
             run(["-m", "eval.run", *[a for m in models for a in ("--model", m)], "--mode", "standalone",
                  "--cot", cot, "--config", str(config), "--kb-dir", str(args.kb_dir), "--tasks", str(args.tasks)])
     if "summary" in stages:
-        card = json.loads((work / "run" / "adapter" / "run_card.json").read_text(encoding="utf-8"))
-        summary: dict = {"run_card": card, "runs": {}}
+        cards = {v: json.loads((run_dir(work, v) / "adapter" / "run_card.json").read_text(encoding="utf-8"))
+                 for v in variants}
+        summary: dict = {"run_cards": cards, "runs": {}}
         for name in runs:
             metrics = json.loads((work / name / "metrics.json").read_text(encoding="utf-8"))
             summary["runs"][name] = {"task_set_hash": metrics["meta"].get("task_set_hash"),

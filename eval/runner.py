@@ -102,7 +102,7 @@ def _known_tools() -> frozenset[str]:
 
 def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: list[Task], config: EvalConfig,
          judge: DesignJudge | None, writer: ShardWriter, progress: Callable[[int, int], None],
-         backbones: dict) -> None:
+         backbones: dict, threads: int | None) -> None:
     cell, done = plan.cell, writer.done_keys()
     common: dict[str, Any] = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
     if cell.mode == "baseline":
@@ -122,19 +122,34 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
             raise EvalInputError(f"--mode tools needs the KB at {config.kb_dir} (python -m kb.build)")
         solver = load_solver(cell.model, config.kb_dir, cot=cell.cot, tool_menu=plan.tool_menu,
                              max_seconds=config.max_seconds)
+        _use_threads(threads)  # loading an hf: backbone leaves torch at one thread (the distill workers' setting)
         run_tools(cell, tasks, solver, known_tools=_known_tools(), **common)
     else:
-        import torch
-
         from agents.solver.backbones import load_text_backbone
 
         if cell.model not in backbones:  # one load per model and run, shared by its CoT on / off cells
             backbones[cell.model] = load_text_backbone(cell.model, config.models_dir)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        _use_threads(threads)
         run_standalone(cell, tasks, backbones[cell.model], batch_size=config.batch_size,
                        max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens,
                        lenient=config.lenient_answer, **common)
+
+
+def _torch_threads(config: EvalConfig) -> int | None:
+    """The torch threads every language-model cell runs with: the config's, else torch's own default (one per
+    core), read before any backbone is loaded; None when no cell runs a language model (torch stays unloaded)."""
+    if not any(p.cell.model.startswith("hf:") for p in plan_cells(config)):
+        return config.threads
+    import torch
+
+    return config.threads or torch.get_num_threads()
+
+
+def _use_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _kb_version(kb_dir: Path) -> str | None:
@@ -167,6 +182,7 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
     skipped: dict[str, str] = {}
     seconds: dict[str, float] = {}            # wall time per cell in this invocation (a resumed cell: the rest)
     backbones: dict = {}
+    threads = _torch_threads(config)
     try:
         for plan in plan_cells(config):
             started = time.monotonic()
@@ -174,7 +190,7 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
             with ShardWriter(shards / f"{_slug(plan.cell.name)}.jsonl", "key") as writer:
                 try:
                     _ask(plan, tasks, parents, train, config, judge, writer, _cell_progress(progress, plan.cell.name),
-                         backbones)
+                         backbones, threads)
                 except (SolverUnavailable, EvalInputError) as exc:
                     if strict:
                         raise
@@ -184,7 +200,7 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
     finally:
         if judge is not None:
             judge.close()
-    return RunResult(config.out, write_outputs(config, main, skipped, seconds), skipped)
+    return RunResult(config.out, write_outputs(config, main, skipped, seconds, threads), skipped)
 
 
 def read_predictions(out: Path) -> list[Prediction]:
@@ -198,7 +214,7 @@ def read_predictions(out: Path) -> list[Prediction]:
 
 
 def write_outputs(config: EvalConfig, main: list[Task], skipped: dict[str, str],
-                  cell_seconds: dict[str, float] | None = None) -> int:
+                  cell_seconds: dict[str, float] | None = None, threads: int | None = None) -> int:
     """predictions.jsonl, metrics.json, report.md and plots from the shards; the number of predictions."""
     preds = read_predictions(config.out)
     atomic_write_text(config.out / "predictions.jsonl", "".join(p.model_dump_json() + "\n" for p in preds))
@@ -206,7 +222,7 @@ def write_outputs(config: EvalConfig, main: list[Task], skipped: dict[str, str],
             "tasks_file": str(config.tasks_file), "split": config.split, "kb_version": _kb_version(config.kb_dir),
             "prompt_version": PROMPT_VERSION, "models": sorted({p.cell.model for p in preds}),
             "cells": sorted({p.cell.name for p in preds}), "n_predictions": len(preds), "skipped_cells": skipped,
-            "cell_seconds": cell_seconds or {},
+            "cell_seconds": cell_seconds or {}, "torch_threads": threads,
             "benchmarks": [str(b) for b in config.benchmarks], "config": config.model_dump(mode="json")}
     write_report(config.out, all_metrics(preds), meta)
     return len(preds)

@@ -49,3 +49,21 @@ def test_text_search_finds_property_definitions_and_named_polymers(view):
 def test_invalid_structure_is_a_tool_error(view):
     with pytest.raises(ToolError, match="two \\* ends"):
         similar_polymers(view, SimilarArgs(polymer="*CC", k=3))
+
+
+def test_property_filter_finds_measured_analogues_across_a_hidden_split(view, small_kb_config):
+    """A test polymer's closest structures are mostly test polymers (families stay in one split); asked for
+    analogues with a measured Tg, the tool searches only polymers whose Tg the view shows."""
+    hidden = KBView.for_split(small_kb_config.kb_dir, "test")
+    key = connection(view).execute(
+        "SELECT p.key FROM polymers p JOIN property_summary s USING (polymer_id) WHERE p.split = 'test' "
+        "AND p.status = 'linear' AND s.property = 'tg' ORDER BY p.polymer_id LIMIT 1").fetchone()[0]
+    result = similar_polymers(hidden, SimilarArgs(polymer=key, k=4, property="tg", kind="experimental"))
+    assert len(result.neighbours) == 4
+    for n in result.neighbours:
+        assert n.split != "test" and "tg (experimental)" in n.values
+        assert next(iter(n.values)).startswith("tg (")   # the asked property is listed first
+    with pytest.raises(ToolError, match="unknown property|did you mean"):
+        similar_polymers(hidden, SimilarArgs(polymer=key, k=4, property="tgg"))
+    with pytest.raises(ToolError, match="kind needs a property"):
+        similar_polymers(hidden, SimilarArgs(polymer=key, k=4, kind="experimental"))

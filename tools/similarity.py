@@ -19,9 +19,9 @@ from kb.text_index import Embedder, TextIndex
 from tools.connections import connection, kb_version
 from tools.errors import ToolError
 from tools.kb_view import KBView
-from tools.limits import PolymerRef, QueryText, ToolArgs
-from tools.resolve import resolve_polymer
-from tools.schema import Provenance
+from tools.limits import PolymerRef, QueryText, ToolArgs, Word
+from tools.resolve import checked_property, resolve_polymer
+from tools.schema import DataKind, Provenance
 
 
 class SimilarArgs(ToolArgs):
@@ -29,6 +29,9 @@ class SimilarArgs(ToolArgs):
                                            "KB polymer id or KB name")
     k: int = Field(10, ge=1, le=50, description="how many neighbours")
     measured_only: bool = Field(False, description="only neighbours with visible measured properties")
+    property: Word | None = Field(None, description="only neighbours with a visible measured value of this "
+                                                    "property (e.g. tg), listed first among their values")
+    kind: DataKind | None = Field(None, description="with property: only values of this kind")
 
 
 class TextSearchArgs(ToolArgs):
@@ -88,12 +91,22 @@ def _stamp(path: Path) -> float:
     return path.stat().st_mtime
 
 
-def _values(view: KBView, ids: list[int], per_polymer: int = 6) -> dict[int, dict[str, str]]:
+def _measured_ids(view: KBView, prop: str | None, kind: str | None) -> np.ndarray:
+    """Ids of the polymers with a visible measured value (of `prop` and `kind` when given)."""
+    rows = connection(view).execute(
+        "SELECT DISTINCT polymer_id FROM property_summary WHERE (?::VARCHAR IS NULL OR property = ?) "
+        "AND (?::VARCHAR IS NULL OR kind = ?)", [prop, prop, kind, kind]).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _values(view: KBView, ids: list[int], per_polymer: int = 6, first: str | None = None) -> dict[int, dict[str, str]]:
+    """Up to `per_polymer` visible medians per polymer, the property `first` (every kind) ahead of the rest."""
     rows = connection(view).execute(f"""
         SELECT polymer_id, property, kind, value, unit FROM (
-            SELECT *, row_number() OVER (PARTITION BY polymer_id ORDER BY n_measurements DESC, property) AS r
+            SELECT *, row_number() OVER (PARTITION BY polymer_id
+                                         ORDER BY property = ? DESC, n_measurements DESC, property, kind) AS r
             FROM property_summary WHERE polymer_id IN (SELECT unnest(?::BIGINT[])))
-        WHERE r <= {int(per_polymer)}""", [ids]).fetchall()
+        WHERE r <= {int(per_polymer)}""", [first or "", ids]).fetchall()
     out: dict[int, dict[str, str]] = {}
     for pid, prop, kind, value, unit in rows:
         out.setdefault(pid, {})[f"{prop} ({kind})"] = f"{value:.4g} {unit}"
@@ -105,17 +118,24 @@ def similar_polymers(view: KBView, args: SimilarArgs) -> SimilarPolymers:
     measured values. Use it to find analogues of a polymer (also one that is not in the KB) and what is
     known about them; similarity 1.0 means the same fingerprint."""
     found = resolve_polymer(view, args.polymer)
+    if args.kind is not None and args.property is None:
+        raise ToolError("kind needs a property: name the property whose values the neighbours must have")
+    prop = checked_property(args.property).name if args.property else None
     index = _fp_index(str(view.paths.fp_index), _stamp(view.paths.fp_index))
-    hits = index.search(np.frombuffer(fingerprint_of(found.unit.key), dtype=np.uint8),
-                        k=args.k * (5 if args.measured_only else 1))
+    query = np.frombuffer(fingerprint_of(found.unit.key), dtype=np.uint8)
+    if prop is not None or args.measured_only:  # search among the polymers with visible values only, so a
+        # polymer whose nearest structures all sit in a hidden split still gets its closest measured analogues
+        hits = index.search(query, k=args.k, allowed_ids=_measured_ids(view, prop, args.kind))
+    else:
+        hits = index.search(query, k=args.k)
     ids = [int(pid) for pid, _ in hits]
     rows = {r[0]: r[1:] for r in connection(view).execute(
         "SELECT polymer_id, key, name, split FROM polymers WHERE polymer_id IN (SELECT unnest(?::BIGINT[]))",
         [ids]).fetchall()}
-    values = _values(view, ids)
+    values = _values(view, ids, first=prop)
     neighbours = [Neighbour(polymer_id=pid, key=rows[pid][0], name=rows[pid][1], split=rows[pid][2],
                             similarity=round(float(sim), 4), values=values.get(pid, {}))
-                  for pid, sim in hits if pid in rows and (not args.measured_only or values.get(pid))]
+                  for pid, sim in hits if pid in rows]
     neighbours = neighbours[: args.k]
     return SimilarPolymers(query_key=found.unit.key, query_in_kb=found.polymer_id is not None,
                            neighbours=neighbours,

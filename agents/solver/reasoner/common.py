@@ -130,9 +130,9 @@ _VALUE = re.compile(r"^\s*(-?[\d.]+(?:e[-+]?\d+)?)\s*(.*)$")
 def analogue_value(ref: PolymerRef, prop: str, kind: str | None, unit: str, sub: str | None = None) -> Sub:
     """The value of the most similar KB polymer with a visible value of the property (and kind)."""
     who = label_of(ref)
-    obs = yield call("estimate-property", f"No estimate available: take the most similar measured KB polymers "
-                     f"to {who} as analogues.", "similar_polymers",
-                     {"polymer": ref.psmiles, "k": 10, "measured_only": True}, sub)
+    obs = yield call("estimate-property", f"No estimate available: take the most similar KB polymers to {who} "
+                     f"with a measured {kind + ' ' if kind else ''}{prop} as analogues.", "similar_polymers",
+                     {"polymer": ref.psmiles, "k": 5, "property": prop, **({"kind": kind} if kind else {})}, sub)
     neighbours = [n for n in (obs.data.get("neighbours") or [] if obs.ok else []) if n.get("key") != ref.psmiles]
     for n in neighbours:
         for name, text in (n.get("values") or {}).items():
@@ -149,15 +149,6 @@ def analogue_value(ref: PolymerRef, prop: str, kind: str | None, unit: str, sub:
             fact = (f"The closest measured analogue of {who}, {n.get('name') or n['key']} (similarity "
                     f"{num(n['similarity'])}), has {name} = {text}.")
             return Value(value, unit, "analogue", fact)
-    for n in neighbours[:3]:  # the listing shows a few properties per polymer: ask the closest ones directly
-        got = yield call("estimate-property", f"Look up the {kind or ''} {prop} of the analogue "
-                         f"{n.get('name') or n['key']} (similarity {num(n['similarity'])}).", "get_property_values",
-                         {"polymer": n["key"], "property": prop, "unit": unit, **({"kind": kind} if kind else {})}, sub)
-        rows = [r for r in got.data.get("summary") or [] if kind is None or r.get("kind") == kind] if got.ok else []
-        if rows:
-            fact = (f"The analogue {n.get('name') or n['key']} (similarity {num(n['similarity'])}) has a median "
-                    f"{rows[0]['kind']} {prop} of {num(rows[0]['median'])} {unit}; take it for {who}.")
-            return Value(float(rows[0]["median"]), unit, "analogue", fact)
     return Value(None, unit, "none", f"No value of {prop} could be found or estimated for {who}.")
 
 
