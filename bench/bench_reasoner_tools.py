@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from eval.config import EvalConfig
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     config = EvalConfig(models=["reasoner"], modes=["tools"], cot=[True], baselines=["nearest_neighbour"],
                         split="test", limit=args.per_category * len(CATEGORIES), sub_questions=False,
                         kb_dir=args.kb_dir, tasks_file=args.tasks, out=args.out)
+    shutil.rmtree(args.out, ignore_errors=True)  # a fresh run: resuming would keep answers of older code
     run_eval(config)
     result = verdict(json.loads((args.out / "metrics.json").read_text(encoding="utf-8")))
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,7 @@ GOOD_CALLS: dict[str, dict] = {  # one ordinary call per tool: the base of its h
                       "limit": 5},
     "property_info": {"name": "tg"},
     "polymer_record": {"polymer": PS},
-    "similar_polymers": {"polymer": PS, "k": 3},
+    "similar_polymers": {"polymer": PS, "k": 3, "property": "tg", "kind": "experimental"},
     "text_search": {"query": "fluorinated polyimide", "k": 3},
     "forward_synthesis": {"monomers": ["C=Cc1ccccc1"], "polymer_class": "polyolefin"},
     "retro_synthesis": {"polymer": PS},
