@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from agents.files import write_tasks
 from agents.graph_taskgen import run_job
@@ -53,7 +54,9 @@ def test_end_to_end_writes_every_report_file(tmp_path, small_kb_config, tasks_fi
              CellPlan(cell=Cell(model="reasoner", mode="tools", cot=True), limit=2)]
     config = _config(tmp_path, small_kb_config.kb_dir, tasks_file, cells=cells, limit=4,
                      baselines=["nearest_neighbour"], templates=["pair_higher", "design_polymer"])
+    torch.set_num_threads(2)  # torch's own default on a 2-core machine, which loading an hf: model used to cut to 1
     result = run_eval(config)
+    assert torch.get_num_threads() == 2  # the language-model cells ran on both cores
     for name in ("predictions.jsonl", "metrics.json", "report.md", "accuracy_per_category.png",
                  "gap_per_model.png", "cot_gain.png"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -61,6 +64,7 @@ def test_end_to_end_writes_every_report_file(tmp_path, small_kb_config, tasks_fi
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     meta = metrics["meta"]
     assert meta["task_set_hash"] and meta["kb_version"] and meta["prompt_version"] and SMOL in meta["models"]
+    assert meta["torch_threads"] == 2
     cells_out = metrics["benchmarks"]["polybench"]["cells"]
     assert set(cells_out) == {c.cell.name for c in cells} | {"baseline:nearest_neighbour | baseline | cot off"}
     for cell in cells_out.values():
