@@ -52,9 +52,16 @@ def verdict(metrics: dict) -> dict:
             "task_set_hash": metrics["meta"]["task_set_hash"], "kb_version": metrics["meta"]["kb_version"]}
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-category", type=int, default=200)
+    parser.add_argument("--per-category", type=positive, default=200)
     parser.add_argument("--kb-dir", type=Path, default=ROOT / ".polybench" / "kb")
     parser.add_argument("--tasks", type=Path, default=ROOT / ".polybench" / "tasks" / "tasks.jsonl")
     parser.add_argument("--out", type=Path, default=ROOT / ".polybench" / "eval" / "reasoner-bench")
