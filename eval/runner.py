@@ -102,7 +102,7 @@ def _known_tools() -> frozenset[str]:
 
 def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: list[Task], config: EvalConfig,
          judge: DesignJudge | None, writer: ShardWriter, progress: Callable[[int, int], None],
-         backbones: dict, threads: int | None) -> None:
+         backbones: dict) -> None:
     cell, done = plan.cell, writer.done_keys()
     common: dict[str, Any] = {"done": done, "append": writer.append, "parents": parents, "judge": judge, "progress": progress}
     if cell.mode == "baseline":
@@ -122,34 +122,27 @@ def _ask(plan: CellPlan, tasks: list[Task], parents: dict[str, Task], train: lis
             raise EvalInputError(f"--mode tools needs the KB at {config.kb_dir} (python -m kb.build)")
         solver = load_solver(cell.model, config.kb_dir, cot=cell.cot, tool_menu=plan.tool_menu,
                              max_seconds=config.max_seconds)
-        _use_threads(threads)  # loading an hf: backbone leaves torch at one thread (the distill workers' setting)
         run_tools(cell, tasks, solver, known_tools=_known_tools(), **common)
     else:
         from agents.solver.backbones import load_text_backbone
 
         if cell.model not in backbones:  # one load per model and run, shared by its CoT on / off cells
             backbones[cell.model] = load_text_backbone(cell.model, config.models_dir)
-        _use_threads(threads)
         run_standalone(cell, tasks, backbones[cell.model], batch_size=config.batch_size,
                        max_new_tokens=config.max_new_tokens_cot if cell.cot else config.max_new_tokens,
                        lenient=config.lenient_answer, **common)
 
 
 def _torch_threads(config: EvalConfig) -> int | None:
-    """The torch threads every language-model cell runs with: the config's, else torch's own default (one per
-    core), read before any backbone is loaded; None when no cell runs a language model (torch stays unloaded)."""
+    """Set torch's thread count to the config's (None: torch's own default, one per core) and return what the
+    language-model cells run with; None when no cell runs one (torch stays unloaded)."""
     if not any(p.cell.model.startswith("hf:") for p in plan_cells(config)):
-        return config.threads
+        return None
     import torch
 
-    return config.threads or torch.get_num_threads()
-
-
-def _use_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    return torch.get_num_threads()
 
 
 def _kb_version(kb_dir: Path) -> str | None:
@@ -190,7 +183,7 @@ def run_eval(config: EvalConfig, progress: CellProgress | None = None, *, strict
             with ShardWriter(shards / f"{_slug(plan.cell.name)}.jsonl", "key") as writer:
                 try:
                     _ask(plan, tasks, parents, train, config, judge, writer, _cell_progress(progress, plan.cell.name),
-                         backbones, threads)
+                         backbones)
                 except (SolverUnavailable, EvalInputError) as exc:
                     if strict:
                         raise

@@ -54,7 +54,7 @@ def test_end_to_end_writes_every_report_file(tmp_path, small_kb_config, tasks_fi
              CellPlan(cell=Cell(model="reasoner", mode="tools", cot=True), limit=2)]
     config = _config(tmp_path, small_kb_config.kb_dir, tasks_file, cells=cells, limit=4,
                      baselines=["nearest_neighbour"], templates=["pair_higher", "design_polymer"])
-    torch.set_num_threads(2)  # torch's own default on a 2-core machine, which loading an hf: model used to cut to 1
+    torch.set_num_threads(2)  # torch's own default on a 2-core machine; loading an hf: model used to cut it to 1
     result = run_eval(config)
     assert torch.get_num_threads() == 2  # the language-model cells ran on both cores
     for name in ("predictions.jsonl", "metrics.json", "report.md", "accuracy_per_category.png",

@@ -136,7 +136,6 @@ def similar_polymers(view: KBView, args: SimilarArgs) -> SimilarPolymers:
     neighbours = [Neighbour(polymer_id=pid, key=rows[pid][0], name=rows[pid][1], split=rows[pid][2],
                             similarity=round(float(sim), 4), values=values.get(pid, {}))
                   for pid, sim in hits if pid in rows]
-    neighbours = neighbours[: args.k]
     return SimilarPolymers(query_key=found.unit.key, query_in_kb=found.polymer_id is not None,
                            neighbours=neighbours,
                            provenance=Provenance(polymer_ids=[n.polymer_id for n in neighbours],

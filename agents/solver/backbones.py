@@ -120,11 +120,11 @@ def model_dir(spec: BackboneSpec, models_dir: Path = DEFAULT_MODELS_DIR) -> Path
 class HFBackbone:
     """A local transformers causal LM (optionally with a LoRA adapter), generating in left-padded batches."""
 
-    def __init__(self, spec: BackboneSpec, models_dir: Path = DEFAULT_MODELS_DIR, threads: int = 1) -> None:
+    def __init__(self, spec: BackboneSpec, models_dir: Path = DEFAULT_MODELS_DIR) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        torch.set_num_threads(threads)  # one thread per worker: oversubscribing 2 cores costs ~8x
+        # torch's thread count is the caller's (eval.run's `threads`, else one per core): a model never changes it
         folder = model_dir(spec, models_dir)
         self.spec = spec
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
