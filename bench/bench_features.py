@@ -3,10 +3,11 @@
     python -m bench.bench_features                  # 20,000 SMiPoly units, n_jobs=2
     python -m bench.bench_features --n 5000 --repeats 2
 
-Prints units/s of both (wall clock, same run, same keys, Crippen cache cold in both), the ratio of the
-parallel rate to n_jobs x the single rate (project target >= 0.8), the load average (other processes on
-the machine lower both), per-stage time shares, and two equivalence checks: the Crippen cache against the
-uncached contributions, and the plain-link shortcut against the dimer count.
+Prints units/s of both (wall clock, same run, same keys), the ratio of the parallel rate to n_jobs x the
+single rate (project target >= 0.8), the load average (other processes on the machine lower both),
+per-stage time shares, and two equivalence checks: features computed in reverse order against the forward
+order (a unit's features must not depend on what the process computed before), and the plain-link
+shortcut against the dimer count.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ def _cpu_seconds() -> float:
 
 
 def single_rate(keys: list[str]) -> tuple[float, float]:
-    """(wall, CPU) units/s of a plain loop computing features + fingerprint of each key (cold cache)."""
-    F._CRIPPEN_CACHE.clear()
+    """(wall, CPU) units/s of a plain loop computing features + fingerprint of each key."""
     start, cpu = time.perf_counter(), _cpu_seconds()
     for key in keys:
         try:
@@ -62,13 +62,11 @@ def parallel_rate(keys: list[str], n_jobs: int) -> tuple[float, float, int]:
 
 
 def stage_times(keys: list[str]) -> dict[str, float]:
-    """Seconds per stage over the keys, each stage timed on its own (warm Crippen cache)."""
+    """Seconds per stage over the keys, each stage timed on its own."""
     mols = [F._to_mol(k) for k in keys]
     stars = [F._stars(m, k) for m, k in zip(mols, keys)]
     elements = [F._element_counts(rdMolDescriptors.CalcMolFormula(m)) for m in mols]
     pairs = [F._chain_pair(m, s) for m, s in zip(mols, stars)]
-    for m, s, p in zip(mols, stars, pairs):
-        F._crippen(m, s, p)  # warm the cache, as a long batch is
 
     def clock(fn: Callable[[int], object]) -> float:
         start = time.perf_counter()
@@ -87,22 +85,22 @@ def stage_times(keys: list[str]) -> dict[str, float]:
         "formula, MW, TPSA, HBD, rings, Fsp3": clock(simple),
         "dimer/trimer build (non-plain linear)": clock(lambda i: F._chain_pair(mols[i], stars[i])),
         "groups + HBA + rotatable (SMARTS)": clock(lambda i: F._group_counts(mols[i], stars[i], elements[i], pairs[i])),
-        "Crippen logP/MR (env cache)": clock(lambda i: F._crippen(mols[i], stars[i], pairs[i])),
+        "Crippen logP/MR": clock(lambda i: F._crippen(mols[i], stars[i], pairs[i])),
         "backbone path": clock(lambda i: F._backbone(mols[i], stars[i]) if len(stars[i]) == 2 else None),
     }
 
 
-def uncached_crippen_time(keys: list[str]) -> tuple[float, int]:
-    """Seconds of the uncached Crippen path (what MolLogP costs) and cache-vs-uncached mismatches."""
-    mols = [F._to_mol(k) for k in keys]
-    stars = [F.star_atoms(m) for m in mols]
-    start = time.perf_counter()
-    direct = [F._crippen_contribs(m, s) for m, s in zip(mols, stars)]
-    seconds = time.perf_counter() - start
-    mismatches = sum(
-        F._crippen_sums(m, s) != (sum(v[0] for v in d), sum(v[1] for v in d)) for m, s, d in zip(mols, stars, direct)
-    )
-    return seconds, mismatches
+def order_mismatches(keys: list[str]) -> int:
+    """Units whose features differ when the keys are featurised in reverse order (must be 0)."""
+    def features(key: str) -> tuple | None:
+        try:
+            return F._features_and_fp(key)
+        except InvalidPolymerError:
+            return None
+
+    forward = [features(k) for k in keys]
+    backward = [features(k) for k in reversed(keys)][::-1]
+    return sum(a != b for a, b in zip(forward, backward))
 
 
 def shortcut_mismatches(keys: list[str]) -> tuple[int, int]:
@@ -150,10 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nstage shares over {len(subset)} units ({len(subset) / total:.0f} units/s summed):")
     for name, seconds in times.items():
         print(f"  {name:40s} {seconds / len(subset) * 1e6:7.1f} us/unit  {seconds / total:6.1%}")
-    seconds, mismatches = uncached_crippen_time(subset)
-    print(f"  {'(Crippen uncached, what MolLogP costs)':40s} {seconds / len(subset) * 1e6:7.1f} us/unit"
-          f"  -> cache is {seconds / times['Crippen logP/MR (env cache)']:.1f}x cheaper")
-    print(f"\nCrippen cache vs uncached sums: {mismatches} mismatches of {len(subset)}")
+    print(f"\nfeatures in reverse order vs forward order: {order_mismatches(subset)} differing units of "
+          f"{len(subset)}")
     checked, differ = shortcut_mismatches(subset)
     print(f"plain-link shortcut vs dimer counts: {differ} differing units of {checked} checked")
 

@@ -12,10 +12,12 @@ Each key is parsed once; everything comes from that one Mol. How the ``*`` ends 
   that is itself left out; Crippen types depend on the neighbour's element, and a carbon cap types the
   ends as in a carbon-linked chain (PE: 2 x CH2 = 0.7802, the per-CH2 increment of long alkanes; an H cap
   gives ethane's 1.03, a bare star 0.92). Where the link is not plain C-C, the capped dimer minus the
-  capped unit (see below), so a link through O or C(=O) is typed as in the chain. Uncached (AddHs + ~110
-  SMARTS, what MolLogP does) they cost ~430 us a SMiPoly unit, more than all the rest; a contribution
-  depends only on the atom's radius-2 environment, so it is cached per Morgan environment: identical sums
-  (checked by the tests and the bench), ~4x cheaper. No-attachment molecules get exactly MolLogP / MolMR.
+  capped unit (see below), so a link through O or C(=O) is typed as in the chain. They are computed for
+  every unit (AddHs + ~110 SMARTS, what MolLogP does; ~430 us a SMiPoly unit). A cache per radius-2 Morgan
+  environment was ~4x cheaper but not exact: a Crippen type can depend on the aromaticity of an atom two
+  bonds away, which that environment does not encode (an aliphatic and an aromatic-ring carbonyl O share
+  it), so values depended on which units a worker process had seen first. No-attachment molecules get
+  exactly MolLogP / MolMR.
 - rotatable_bonds, hba (RDKit's NumHBA SMARTS) and every linkage group: counted per repeat unit *in the
   chain*, as count(dimer) - count(unit) (trimer - dimer when a 1-2 atom backbone holds a heteroatom or a
   multiple bond), the dimer being two copies joined head to tail. So the link bond and a linkage cut by
@@ -143,10 +145,7 @@ _STAR_COUNT = re.compile(r"\*\d*")
 _ELEMENT_GROUPS = {"fluoro": "F", "chloro": "Cl", "bromo": "Br"}
 _MAX_MATCHES = 1_000_000
 _FP_GEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=FP_BITS)
-_ENV_GEN = rdFingerprintGenerator.GetMorganGenerator(radius=2, includeRedundantEnvironments=True)
 _NULL_ROW = (None,) * len(FEATURE_COLUMNS)
-_CRIPPEN_CACHE: dict[tuple[int, ...], tuple[float, float]] = {}
-_CRIPPEN_CACHE_LIMIT = 300_000  # ~100 MB; SMiPoly has far fewer environments
 
 
 def _to_mol(key: str) -> Chem.Mol:
@@ -462,23 +461,13 @@ def _crippen(mol: Chem.Mol, stars: list[int], pair: tuple[Chem.Mol, Chem.Mol] | 
 
 
 def _crippen_sums(mol: Chem.Mol, stars: list[int]) -> tuple[float, float]:
-    """Summed per-atom Crippen (logP, MR) of the real atoms, methyl caps on the stars, via the env cache."""
-    output = rdFingerprintGenerator.AdditionalOutput()
-    output.AllocateAtomToBits()
-    _ENV_GEN.GetSparseCountFingerprint(mol, additionalOutput=output)
-    keys = output.GetAtomToBits()
-    try:
-        values = [_CRIPPEN_CACHE[key] for key in keys]
-    except KeyError:
-        values = _crippen_contribs(mol, stars)
-        if len(_CRIPPEN_CACHE) > _CRIPPEN_CACHE_LIMIT:
-            _CRIPPEN_CACHE.clear()
-        _CRIPPEN_CACHE.update(zip(keys, values))
+    """Summed per-atom Crippen (logP, MR) of the real atoms, methyl caps on the stars."""
+    values = _crippen_contribs(mol, stars)
     return sum(map(itemgetter(0), values)), sum(map(itemgetter(1), values))
 
 
 def _crippen_contribs(mol: Chem.Mol, stars: list[int]) -> list[tuple[float, float]]:
-    """Per-atom (logP, MR) with each atom's H folded in, stars methyl-capped and given (0, 0); uncached."""
+    """Per-atom (logP, MR) with each atom's H folded in, stars methyl-capped and given (0, 0)."""
     capped = Chem.RWMol(mol)
     for i in stars:
         atom = capped.GetAtomWithIdx(i)

@@ -32,6 +32,20 @@ def _stable(record: dict) -> dict:
     return {**record, "trace": {k: v for k, v in record["trace"].items() if k != "seconds"}}
 
 
+def _first_difference(a: object, b: object, path: str = "") -> str | None:
+    """Where two JSON values first differ (a readable path and both values), or None when equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            found = _first_difference(a.get(key), b.get(key), f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _first_difference(x, y, f"{path}[{i}]"))),
+                    None)
+    return None if a == b else f"{path}: {a!r} != {b!r}"
+
+
 @pytest.fixture(scope="module")
 def setup(small_kb, small_kb_config, tmp_path_factory):
     small_models(small_kb_config.kb_dir)
@@ -111,4 +125,6 @@ def test_killed_run_resumes_without_loss_or_duplicates(plain_run, setup, tmp_pat
     ids = [r["task_id"] for r in records]
     assert len(ids) == len(set(ids)) == len(tasks)  # nothing lost, nothing twice
     plain = {r["task_id"]: _stable(r) for r in _records(plain_run[0])}
-    assert {r["task_id"]: _stable(r) for r in records} == plain  # the same records as an uninterrupted run
+    resumed_records = {r["task_id"]: _stable(r) for r in records}
+    differences = [d for key in sorted(plain) if (d := _first_difference(resumed_records.get(key), plain[key], key))]
+    assert not differences, differences  # the same records as an uninterrupted run
