@@ -461,13 +461,7 @@ def _crippen(mol: Chem.Mol, stars: list[int], pair: tuple[Chem.Mol, Chem.Mol] | 
 
 
 def _crippen_sums(mol: Chem.Mol, stars: list[int]) -> tuple[float, float]:
-    """Summed per-atom Crippen (logP, MR) of the real atoms, methyl caps on the stars."""
-    values = _crippen_contribs(mol, stars)
-    return sum(map(itemgetter(0), values)), sum(map(itemgetter(1), values))
-
-
-def _crippen_contribs(mol: Chem.Mol, stars: list[int]) -> list[tuple[float, float]]:
-    """Per-atom (logP, MR) with each atom's H folded in, stars methyl-capped and given (0, 0)."""
+    """Summed Crippen (logP, MR) of the real atoms, each with its H folded in; stars methyl-capped, counted 0."""
     capped = Chem.RWMol(mol)
     for i in stars:
         atom = capped.GetAtomWithIdx(i)
@@ -486,7 +480,7 @@ def _crippen_contribs(mol: Chem.Mol, stars: list[int]) -> list[tuple[float, floa
         parent[1] += contribs[h][1]
     for i in stars:
         totals[i] = [0.0, 0.0]
-    return [(logp, mr) for logp, mr in totals]
+    return sum(map(itemgetter(0), totals)), sum(map(itemgetter(1), totals))
 
 
 def star_atoms(mol: Chem.Mol) -> list[int]:
